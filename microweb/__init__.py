@@ -1,0 +1,26 @@
+"""microweb: a minimalist WSGI micro-framework on Werkzeug."""
+
+from werkzeug.wrappers import Response
+
+from .app import App, Request, abort, current_app, redirect, render, request, session, url_for
+from .sessions import Session
+from .templating import Jinja2Templates, MakoTemplates, StringTemplates
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "Jinja2Templates",
+    "MakoTemplates",
+    "Request",
+    "Response",
+    "Session",
+    "StringTemplates",
+    "abort",
+    "current_app",
+    "redirect",
+    "render",
+    "request",
+    "session",
+    "url_for",
+]

@@ -1,0 +1,831 @@
+"""The application object: URL rules to views, and a request's way through them.
+
+A request goes: ``App.__call__`` -> ``wsgi_app`` -> ``_handle`` (match, before
+hooks, view) -> ``make_response`` / after hooks -> ``_finish`` (resources,
+teardown) -> back to the server.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from werkzeug.exceptions import (
+    BadRequest,
+    ClientDisconnected,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+)
+from werkzeug.exceptions import abort as _werkzeug_abort
+from werkzeug.local import LocalProxy
+from werkzeug.routing import Map, MapAdapter, Rule
+from werkzeug.security import safe_join
+from werkzeug.utils import redirect as _werkzeug_redirect
+from werkzeug.utils import send_from_directory
+from werkzeug.wrappers import Request as _WerkzeugRequest
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_host
+
+from .sessions import Session, SessionCookie
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from werkzeug.test import Client
+
+__all__ = [
+    "App",
+    "Request",
+    "Response",
+    "abort",
+    "current_app",
+    "redirect",
+    "render",
+    "request",
+    "session",
+    "url_for",
+]
+
+logger = logging.getLogger("microweb")
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+ErrorHandler = Callable[[Any], Any]
+
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+_SIMPLE_BODY_TYPES = (str, bytes, dict, list)
+
+
+class _JSONModule:
+    """``json`` for request bodies, with nesting too deep for the parser as a 400."""
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(data: str | bytes) -> Any:
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+class Request(_WerkzeugRequest):
+    """Werkzeug's request, plus the matched endpoint and the URL's arguments."""
+
+    json_module = _JSONModule  # type: ignore[assignment]
+    #: The endpoint of the rule that matched, or None (404, 405, ...).
+    endpoint: str | None = None
+    #: The values the URL rule captured, as passed to the view.
+    view_args: dict[str, Any] | None = None
+
+
+def _dump_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _simple_body(rv: object) -> tuple[bytes, str] | None:
+    """The bytes and Content-Type of a str, bytes, dict or list view result."""
+    if isinstance(rv, str):
+        return rv.encode(), HTML
+    if isinstance(rv, bytes):
+        return rv, HTML
+    if isinstance(rv, (dict, list)):
+        return _dump_json(rv), JSON
+    return None
+
+
+# ---------------------------------------------------------------- the request context
+
+
+class _RequestContext:
+    """Everything that belongs to one request; reached through ``request`` and friends."""
+
+    __slots__ = (
+        "adapter",
+        "app",
+        "endpoint",
+        "environ",
+        "error",
+        "resources",
+        "routing_error",
+        "view_args",
+        "_request",
+        "_session",
+    )
+
+    def __init__(self, app: App, environ: WSGIEnvironment) -> None:
+        self.app = app
+        self.environ = environ
+        self.adapter: MapAdapter | None = None
+        self.endpoint: str | None = None
+        self.view_args: dict[str, Any] = {}
+        self.routing_error: HTTPException | None = None
+        self.error: BaseException | None = None
+        # opened resources, in opening order; None once they were finalized
+        self.resources: dict[Resource[Any], tuple[Iterator[Any], Any]] | None = {}
+        self._request: Request | None = None
+        self._session: Session | None = None
+
+    @property
+    def request(self) -> Request:
+        # Built on first use: many views never touch the request object.
+        if self._request is None:
+            app = self.app
+            req = self._request = app.request_class(self.environ)
+            req.max_content_length = app.config["MAX_CONTENT_LENGTH"]
+            req.max_form_memory_size = app.config["MAX_FORM_MEMORY_SIZE"]
+            req.max_form_parts = app.config["MAX_FORM_PARTS"]
+            req.endpoint = self.endpoint
+            req.view_args = self.view_args
+        return self._request
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            cookie = self.app.session_cookie
+            self._session = cookie.load(self.request.cookies.get(cookie.name))
+        return self._session
+
+    @property
+    def current_app(self) -> App:
+        return self.app
+
+
+_current: ContextVar[_RequestContext] = ContextVar("microweb.request")
+_OUTSIDE = (
+    "{} is only available while a request is being handled: use it in a view, a hook or a template "
+    "(in tests, make a request with app.test_client())."
+)
+
+#: The current request (a :class:`Request`); usable in views, hooks and templates.
+request: Request = cast(Request, LocalProxy(_current, "request", unbound_message=_OUTSIDE.format("request")))
+#: The current session, a dict stored in a signed cookie (needs ``App(secret_key=...)``).
+session: Session = cast(Session, LocalProxy(_current, "session", unbound_message=_OUTSIDE.format("session")))
+#: The app handling the current request.
+current_app: App = cast("App", LocalProxy(_current, "current_app", unbound_message=_OUTSIDE.format("current_app")))
+
+
+def _context(what: str) -> _RequestContext:
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError(_OUTSIDE.format(what)) from None
+
+
+# ---------------------------------------------------------------- helpers for views
+
+
+def abort(code: int | Response, description: str | None = None) -> Any:
+    """Stop the request with an HTTP error, e.g. ``abort(404)`` or ``abort(403, "Members only")``."""
+    if description is None:
+        _werkzeug_abort(code)
+    _werkzeug_abort(code, description)
+
+
+def redirect(location: str, code: int = 302) -> Response:
+    """A response that sends the client to ``location``."""
+    return _werkzeug_redirect(location, code)
+
+
+def url_for(endpoint: str, /, **values: Any) -> str:
+    """Build the URL of ``endpoint`` for the current app (see :meth:`App.url_for`)."""
+    return _context("url_for").app.url_for(endpoint, **values)
+
+
+def render(template_name: str, /, **context: Any) -> str:
+    """Render a template with the current app's ``templates`` hook."""
+    app = _context("render").app
+    if app.templates is None:
+        raise RuntimeError(
+            "No template renderer: create the app with App(templates=...), e.g. StringTemplates('templates')."
+        )
+    return app.templates(template_name, context)
+
+
+# ---------------------------------------------------------------- resources
+
+
+class Resource(Generic[T]):
+    """A request-scoped value made by a generator function (see :meth:`App.resource`)."""
+
+    def __init__(self, factory: Callable[[], Iterator[T]]) -> None:
+        self.factory = factory
+        self.name = getattr(factory, "__name__", repr(factory))
+        self.__doc__ = factory.__doc__
+
+    def __call__(self) -> T:
+        """The value for this request: opened on first use, then reused."""
+        ctx = _context(f"resource {self.name!r}")
+        opened = ctx.resources
+        if opened is None:
+            raise RuntimeError(f"Resource {self.name!r} was used after the request's resources were closed.")
+        if self in opened:
+            return cast(T, opened[self][1])
+        gen = self.factory()
+        try:
+            value = next(gen)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            logger.error("Resource %r could not be opened", self.name, exc_info=exc)
+            raise ServiceUnavailable(
+                "A resource this page needs is unavailable right now; please try again shortly."
+            ) from exc
+        opened[self] = (gen, value)
+        return value
+
+    def finish(self, gen: Iterator[Any], error: BaseException | None) -> None:
+        """Run the generator past its ``yield``: normally, or with ``error`` thrown in."""
+        if error is None:
+            try:
+                next(gen)
+            except StopIteration:
+                return
+            cast(Any, gen).close()
+            raise RuntimeError(f"Resource {self.name!r} yielded more than once.")
+        try:
+            cast(Any, gen).throw(error)
+        except StopIteration:
+            pass
+        except BaseException as exc:
+            if exc is not error:
+                raise
+        finally:
+            cast(Any, gen).close()
+
+
+# ---------------------------------------------------------------- streaming
+
+
+class _StreamingBody:
+    """A streamed body that keeps the request context alive until the server closes it."""
+
+    def __init__(self, ctx: _RequestContext, body: Iterable[bytes]) -> None:
+        self.ctx = ctx
+        self.body = body
+        self.iterator = iter(body)
+        self.complete = False
+
+    def __iter__(self) -> _StreamingBody:
+        return self
+
+    def __next__(self) -> bytes:
+        token = _current.set(self.ctx)
+        try:
+            return next(self.iterator)
+        except StopIteration:
+            self.complete = True
+            raise
+        except Exception as exc:
+            # The headers are out: all that is left is to log and let the server drop the connection.
+            self.ctx.error = exc
+            logger.error("Exception while streaming %s", _describe(self.ctx), exc_info=exc)
+            raise
+        finally:
+            _current.reset(token)
+
+    def close(self) -> None:
+        ctx = self.ctx
+        if not self.complete and ctx.error is None:
+            # The client went away (or the server gave up): what was not sent did not happen.
+            ctx.error = ClientDisconnected("The response was closed before it was sent completely.")
+        token = _current.set(ctx)
+        try:
+            close = getattr(self.body, "close", None)
+            try:
+                if close is not None:
+                    close()
+            finally:
+                ctx.app._finish(ctx)
+        finally:
+            _current.reset(token)
+
+
+def _describe(ctx: _RequestContext) -> str:
+    env = ctx.environ
+    return f"{env.get('REQUEST_METHOD')} {env.get('SCRIPT_NAME', '')}{env.get('PATH_INFO', '')} [{ctx.endpoint}]"
+
+
+# ---------------------------------------------------------------- the app
+
+
+class App:
+    """A WSGI application: URL rules mapped to view functions, with hooks around them.
+
+    :param import_name: the module the app lives in (``__name__``); relative
+        ``static_folder`` paths are taken from that module's directory.
+    :param debug: show tracebacks on 500 pages (never in production).
+    :param secret_key: signs the session cookie; a list rotates keys (the
+        last one signs, all of them verify).
+    :param max_content_length: larger request bodies get a 413.
+    :param static_folder: serve this folder's files at ``static_url_path``.
+    :param templates: the renderer ``render()`` calls: ``(name, context) -> str``.
+    :param auto_options: answer ``OPTIONS`` with the allowed methods.
+    """
+
+    request_class = Request
+    response_class = Response
+
+    def __init__(
+        self,
+        import_name: str = "__main__",
+        *,
+        debug: bool = False,
+        secret_key: str | bytes | list[str | bytes] | None = None,
+        max_content_length: int | None = None,
+        static_folder: str | os.PathLike[str] | None = None,
+        static_url_path: str = "/static",
+        templates: Callable[[str, dict[str, Any]], str] | None = None,
+        auto_options: bool = True,
+    ) -> None:
+        self.import_name = import_name
+        self.root_path = _module_dir(import_name)
+        self.config: dict[str, Any] = {
+            "DEBUG": debug,
+            "SECRET_KEY": secret_key,
+            "MAX_CONTENT_LENGTH": max_content_length,
+            "MAX_FORM_MEMORY_SIZE": 500_000,
+            "MAX_FORM_PARTS": 1_000,
+            "SERVER_NAME": "localhost",
+            "PREFERRED_URL_SCHEME": "http",
+            "SESSION_COOKIE_NAME": "session",
+            "SESSION_COOKIE_SECURE": False,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_PATH": None,
+            "SESSION_MAX_AGE": 14 * 24 * 3600,
+        }
+        if secret_key is not None:
+            SessionCookie.check_key(secret_key)
+        self.templates = templates
+        self.auto_options = auto_options
+        self.url_map = Map(strict_slashes=True, merge_slashes=True)
+        self.view_functions: dict[str, Callable[..., Any]] = {}
+        self.before_request_funcs: list[Callable[[], Any]] = []
+        self.after_request_funcs: list[Callable[[Response], Response]] = []
+        self.teardown_request_funcs: list[Callable[[BaseException | None], Any]] = []
+        self.error_handlers: dict[int | type[BaseException], ErrorHandler] = {}
+        self.wsgi_app: WSGIApplication = self._wsgi_app
+        # Precomputed at registration so a request does as little as possible:
+        self._static_routes: dict[str, dict[str, str]] = {}  # path -> method -> endpoint
+        self._explicit_head: dict[str, str] = {}  # rule -> endpoint of a view registered for HEAD
+        self._no_auto_options: set[str] = set()
+        self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
+        self._mounts: list[tuple[str, WSGIApplication]] = []
+        self._session_cookie: SessionCookie | None = None
+        self.static_folder: str | None = None
+        if static_folder is not None:
+            self.static_folder = os.path.join(self.root_path, os.fspath(static_folder))
+            self.add_route(static_url_path.rstrip("/") + "/<path:filename>", self._send_static, endpoint="static")
+
+    @property
+    def debug(self) -> bool:
+        """Whether 500 pages show tracebacks (``config["DEBUG"]``)."""
+        return bool(self.config["DEBUG"])
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = value
+
+    # ------------------------------------------------------------ registration
+
+    def add_route(
+        self,
+        rule: str,
+        view_func: Callable[..., Any],
+        methods: Iterable[str] | None = None,
+        endpoint: str | None = None,
+        *,
+        auto_options: bool | None = None,
+        **rule_options: Any,
+    ) -> None:
+        """Map ``rule`` (Werkzeug rule syntax) to ``view_func``.
+
+        ``endpoint`` defaults to the function's name; ``rule_options`` go to
+        Werkzeug's ``Rule`` (``defaults``, ``strict_slashes``, ...).
+        """
+        endpoint = endpoint or view_func.__name__
+        existing = self.view_functions.get(endpoint)
+        if existing is not None and existing is not view_func:
+            raise ValueError(
+                f"Endpoint {endpoint!r} already belongs to {existing.__qualname__}; "
+                f"give {view_func.__qualname__} another name with endpoint=..."
+            )
+        asked = {m.upper() for m in (methods or ("GET",))}
+        provide_options = (self.auto_options if auto_options is None else auto_options) and "OPTIONS" not in asked
+        url_rule = Rule(
+            rule, methods=asked | ({"OPTIONS"} if provide_options else set()), endpoint=endpoint, **rule_options
+        )
+        self.url_map.add(url_rule)
+        self.view_functions[endpoint] = view_func
+        if not provide_options:
+            self._no_auto_options.add(endpoint)
+        if "HEAD" in asked:
+            self._explicit_head[rule] = endpoint
+        self._adapters.clear()
+        if not url_rule.arguments and not rule_options:  # a fixed path: found by a dict lookup
+            by_method = self._static_routes.setdefault(rule, {})
+            for method in url_rule.methods or ():
+                by_method.setdefault(method, endpoint)
+            if "HEAD" in asked:
+                by_method["HEAD"] = endpoint
+
+    def route(self, rule: str, methods: Iterable[str] | None = None, **options: Any) -> Callable[[F], F]:
+        """Decorator form of :meth:`add_route`."""
+
+        def decorator(view_func: F) -> F:
+            self.add_route(rule, view_func, methods, **options)
+            return view_func
+
+        return decorator
+
+    def get(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["GET"])``."""
+        return self.route(rule, ["GET"], **options)
+
+    def post(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["POST"])``."""
+        return self.route(rule, ["POST"], **options)
+
+    def put(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["PUT"])``."""
+        return self.route(rule, ["PUT"], **options)
+
+    def patch(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["PATCH"])``."""
+        return self.route(rule, ["PATCH"], **options)
+
+    def delete(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["DELETE"])``."""
+        return self.route(rule, ["DELETE"], **options)
+
+    def before_request(self, func: F) -> F:
+        """Run ``func()`` before each view; a non-None return value is the response."""
+        self.before_request_funcs.append(func)
+        return func
+
+    def after_request(self, func: F) -> F:
+        """Run ``func(response)`` after each view; it returns the response to send."""
+        self.after_request_funcs.append(func)
+        return func
+
+    def teardown_request(self, func: F) -> F:
+        """Run ``func(error_or_None)`` at the end of every request, whatever happened."""
+        self.teardown_request_funcs.append(func)
+        return func
+
+    def errorhandler(self, code_or_exception: int | type[BaseException]) -> Callable[[F], F]:
+        """Handle an HTTP status code or an exception class (the closest class in the MRO wins)."""
+
+        def decorator(func: F) -> F:
+            self.error_handlers[code_or_exception] = func
+            return func
+
+        return decorator
+
+    def resource(self, factory: Callable[[], Iterator[T]]) -> Resource[T]:
+        """Turn a generator function into a request-scoped resource.
+
+        Calling the result in a request gives what the generator yielded,
+        opened on first use. When the request ends the generator resumes
+        (code after ``yield`` runs: commit), or gets the request's exception
+        thrown in (``except``: roll back); ``finally`` always runs.
+        """
+        return Resource(factory)
+
+    def mount(self, prefix: str, wsgi_app: WSGIApplication) -> None:
+        """Send requests under ``prefix`` to another WSGI app, moving the prefix to SCRIPT_NAME."""
+        prefix = "/" + prefix.strip("/")
+        self._mounts.append((prefix, wsgi_app))
+        self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
+
+    # ------------------------------------------------------------ URLs
+
+    def url_for(self, endpoint: str, /, *, _external: bool = False, _anchor: str | None = None, **values: Any) -> str:
+        """Build the URL of ``endpoint``; extra values become the query string.
+
+        In a request the URL includes the request's SCRIPT_NAME (the app's mount
+        point); outside one it is built for ``config["SERVER_NAME"]``.
+        """
+        try:
+            ctx = _current.get()
+            adapter = ctx.adapter or self._adapter(ctx.environ)
+        except LookupError:
+            adapter = self.url_map.bind(self.config["SERVER_NAME"], url_scheme=self.config["PREFERRED_URL_SCHEME"])
+        url = adapter.build(endpoint, values, force_external=_external)
+        return f"{url}#{_anchor}" if _anchor else url
+
+    def _adapter(self, environ: WSGIEnvironment) -> MapAdapter:
+        """A MapAdapter for the request's host, mount point and scheme, bound once and reused."""
+        key = (environ.get("HTTP_HOST"), environ.get("SCRIPT_NAME", ""), environ["wsgi.url_scheme"])
+        adapter = self._adapters.get(key)
+        if adapter is None:
+            if len(self._adapters) > 64:  # Host headers come from clients: stay bounded
+                self._adapters.clear()
+            script_name = environ.get("SCRIPT_NAME", "").encode("latin-1").decode("utf-8", "replace")
+            adapter = self._adapters[key] = self.url_map.bind(get_host(environ), script_name or "/", url_scheme=key[2])
+        return adapter
+
+    # ------------------------------------------------------------ the WSGI side
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """The PEP 3333 entry point; calls :attr:`wsgi_app`, which middleware may wrap."""
+        return self.wsgi_app(environ, start_response)
+
+    def _wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._mounts:
+            mounted = self._mounted(environ)
+            if mounted is not None:
+                return mounted(environ, start_response)
+        ctx = _RequestContext(self, environ)
+        token = _current.set(ctx)
+        try:
+            rv = self._handle(ctx)
+            if isinstance(rv, tuple):
+                # Fast path: a str, bytes, dict or list answered without a Response object.
+                data, content_type = rv
+                failed = self._finish(ctx)
+                if failed is None:
+                    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+                    return () if environ["REQUEST_METHOD"] == "HEAD" else (data,)
+                rv = failed
+            elif rv.is_streamed and environ["REQUEST_METHOD"] != "HEAD":
+                # Keep the request alive until the server closes the body (PEP 3333).
+                start_response(rv.status, rv.get_wsgi_headers(environ).to_wsgi_list())
+                return _StreamingBody(ctx, rv.get_app_iter(environ))
+            else:
+                rv = self._finish(ctx, rv) or rv
+            return rv(environ, start_response)
+        finally:
+            _current.reset(token)
+
+    def _mounted(self, environ: WSGIEnvironment) -> WSGIApplication | None:
+        path = environ.get("PATH_INFO", "")
+        for prefix, wsgi_app in self._mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+                environ["PATH_INFO"] = path[len(prefix) :]
+                return wsgi_app
+        return None
+
+    def _handle(self, ctx: _RequestContext) -> Response | tuple[bytes, str]:
+        """Match, run the before hooks and the view: a Response, or (body, type) for the fast path."""
+        try:
+            rv = self._dispatch(ctx)
+            if not self.after_request_funcs and ctx._session is None:
+                simple = _simple_body(rv)
+                if simple is not None:
+                    return simple
+            return self._process_response(ctx, self.make_response(rv))
+        except Exception as exc:
+            return self._handle_exception(ctx, exc)
+
+    def _dispatch(self, ctx: _RequestContext) -> Any:
+        environ = ctx.environ
+        self._check_content_length(environ)
+        self._match(ctx)
+        for before in self.before_request_funcs:
+            rv = before()
+            if rv is not None:
+                return rv
+        if ctx.routing_error is not None:
+            raise ctx.routing_error
+        if environ["REQUEST_METHOD"] == "OPTIONS" and ctx.endpoint not in self._no_auto_options:
+            allowed = self._adapter(environ).allowed_methods(_path_info(environ))
+            return self.response_class(status=200, headers={"Allow": ", ".join(sorted(allowed))})
+        return self.view_functions[cast(str, ctx.endpoint)](**ctx.view_args)
+
+    def _check_content_length(self, environ: WSGIEnvironment) -> None:
+        """Refuse a body over MAX_CONTENT_LENGTH before anything reads it."""
+        limit = self.config["MAX_CONTENT_LENGTH"]
+        length = environ.get("CONTENT_LENGTH")
+        if limit is None or not length:
+            return
+        try:
+            too_large = int(length) > limit
+        except ValueError:
+            raise BadRequest("The Content-Length header is not a number.") from None
+        if too_large:
+            raise RequestEntityTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+
+    def _match(self, ctx: _RequestContext) -> None:
+        """Find the endpoint: a dict lookup for static paths, Werkzeug's matcher otherwise."""
+        environ = ctx.environ
+        method = environ["REQUEST_METHOD"]
+        path = _path_info(environ)
+        static = self._static_routes.get(path)
+        if static is not None and method in static:
+            ctx.endpoint = static[method]
+            return
+        try:
+            adapter = ctx.adapter = self._adapter(environ)
+            rule, view_args = adapter.match(path, method, return_rule=True, query_args=environ.get("QUERY_STRING", ""))
+        except HTTPException as exc:
+            ctx.routing_error = exc
+            return
+        ctx.view_args = dict(view_args)
+        ctx.endpoint = cast(str, rule.endpoint)
+        if method == "HEAD" and rule.rule in self._explicit_head:
+            ctx.endpoint = self._explicit_head[rule.rule]
+
+    def make_response(self, rv: Any) -> Response:
+        """Turn a view's return value into a Response: the one place that does so."""
+        rv, status, headers = _unpack(rv)
+        if isinstance(rv, Response):
+            response = rv
+        elif isinstance(rv, HTTPException):
+            response = rv.get_response(_current.get().environ)
+        elif rv is None:
+            raise TypeError(
+                f"The view {_current.get().endpoint!r} returned None; "
+                "return a str, bytes, dict, list, iterator or Response."
+            )
+        else:
+            simple = _simple_body(rv)
+            if simple is not None:
+                response = self.response_class(simple[0], content_type=simple[1])
+            elif isinstance(rv, Iterable):
+                response = self.response_class(rv, content_type=HTML)
+            else:
+                raise TypeError(f"A view returned {type(rv).__name__}, which is not a response body.")
+        if status is not None:
+            response.status_code = status
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    def _process_response(self, ctx: _RequestContext, response: Response) -> Response:
+        for after in self.after_request_funcs:
+            response = after(response)
+        if ctx._session is not None:
+            self.session_cookie.save(ctx._session, response, ctx.environ)
+        return response
+
+    # ------------------------------------------------------------ errors
+
+    def _handle_exception(self, ctx: _RequestContext, exc: Exception) -> Response:
+        """The response for an exception from matching, a hook or the view."""
+        ctx.error = exc
+        handler = self._error_handler(exc)
+        if handler is None and not isinstance(exc, HTTPException):
+            logger.error("Exception on %s", _describe(ctx), exc_info=exc)
+            exc = InternalServerError(original_exception=exc)
+            handler = self._error_handler(exc)
+        try:
+            if handler is not None:
+                response = self.make_response(handler(exc))
+            else:
+                response = self._error_page(cast(HTTPException, exc))
+            return self._process_response(ctx, response)
+        except Exception as handler_exc:
+            logger.error("Exception while handling an error on %s", _describe(ctx), exc_info=handler_exc)
+            return self._error_page(InternalServerError(original_exception=handler_exc))
+
+    def _error_handler(self, exc: BaseException) -> ErrorHandler | None:
+        handlers = self.error_handlers
+        if not handlers:
+            return None
+        if isinstance(exc, HTTPException) and exc.code in handlers:
+            return handlers[exc.code]
+        for cls in type(exc).__mro__:
+            if cls in handlers:
+                return handlers[cls]
+        return None
+
+    def _error_page(self, exc: HTTPException) -> Response:
+        """The built-in page for an HTTP error: HTML, or JSON for clients that prefer it."""
+        environ = _current.get().environ
+        if isinstance(exc, InternalServerError) and self.debug and exc.original_exception is not None:
+            trace = "".join(traceback.format_exception(exc.original_exception))
+            page = (
+                "<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n"
+                f"<pre>{html.escape(trace)}</pre>\n"
+            )
+            return self.response_class(page, 500, content_type=HTML)
+        if "HTTP_ACCEPT" in environ and _prefers_json(_current.get().request):
+            response = exc.get_response(environ)
+            response.set_data(
+                _dump_json({"error": {"code": exc.code, "name": exc.name, "description": exc.description}})
+            )
+            response.content_type = JSON
+            return response
+        return exc.get_response(environ)
+
+    # ------------------------------------------------------------ the end of a request
+
+    def _finish(self, ctx: _RequestContext, response: Response | None = None) -> Response | None:
+        """Finalize resources (commit or roll back), then run the teardown hooks.
+
+        Returns an error response if finalizing failed (a commit that did not
+        happen must not be reported as a success), else None.
+        """
+        failed = None
+        if ctx.resources:
+            try:
+                self._finish_resources(ctx)
+            except Exception as exc:
+                if ctx.error is None:
+                    ctx.error = exc
+                logger.error("Exception while closing the resources of %s", _describe(ctx), exc_info=exc)
+                failed = self._error_page(InternalServerError(original_exception=exc))
+                if response is not None:
+                    response.close()
+        ctx.resources = None
+        for teardown in self.teardown_request_funcs:
+            try:
+                teardown(ctx.error)
+            except Exception as exc:
+                logger.error("Exception in teardown hook %r on %s", teardown, _describe(ctx), exc_info=exc)
+        return failed
+
+    def _finish_resources(self, ctx: _RequestContext) -> None:
+        assert ctx.resources is not None
+        first_error: Exception | None = None
+        for resource, (gen, _value) in reversed(list(ctx.resources.items())):
+            try:
+                resource.finish(gen, ctx.error)
+            except Exception as exc:
+                first_error = first_error or exc
+                ctx.error = ctx.error or exc  # the resources still open roll back
+        if first_error is not None:
+            raise first_error
+
+    # ------------------------------------------------------------ sessions, static files, tools
+
+    @property
+    def session_cookie(self) -> SessionCookie:
+        """The signer and cookie settings behind :data:`session`."""
+        key = self.config["SECRET_KEY"]
+        if key is None:
+            raise RuntimeError("The session needs a secret key: create the app with App(secret_key=...).")
+        cookie = self._session_cookie
+        if cookie is None or cookie.secret_key is not key:
+            cookie = self._session_cookie = SessionCookie(key, self.config)
+        return cookie
+
+    def _send_static(self, filename: str) -> Response:
+        folder = cast(str, self.static_folder)
+        path = safe_join(folder, filename) if "\x00" not in filename else None
+        # safe_join stops "..", absolute paths and the like; a symlink could still lead out.
+        if path is None or not os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep):
+            raise NotFound()
+        return send_from_directory(folder, filename, _current.get().environ)
+
+    def test_client(self, **kwargs: Any) -> Client:
+        """A Werkzeug test client for this app (``.get()``, ``.post(json=...)``, cookies kept)."""
+        from werkzeug.test import Client
+
+        return Client(self, **kwargs)
+
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        debug: bool | None = None,
+        server: str = "wsgiref",
+        **options: Any,
+    ) -> None:
+        """Serve the app (by default on the threaded wsgiref dev server) until interrupted."""
+        from .serving import run
+
+        if debug is not None:
+            self.debug = debug
+        run(self, server=server, host=host, port=port, **options)
+
+
+def _unpack(rv: Any) -> tuple[Any, int | None, Any]:
+    """Split ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``."""
+    if not isinstance(rv, tuple):
+        return rv, None, None
+    if len(rv) == 3:
+        return rv[0], rv[1], rv[2]
+    if len(rv) == 2:
+        return (rv[0], rv[1], None) if isinstance(rv[1], int) else (rv[0], None, rv[1])
+    raise TypeError(f"A view returned a tuple of {len(rv)} items; use (body, status, headers).")
+
+
+def _path_info(environ: WSGIEnvironment) -> str:
+    path: str = environ.get("PATH_INFO") or "/"
+    if not path.isascii():  # WSGI hands over bytes as latin-1: undo that for UTF-8 URLs
+        path = path.encode("latin-1").decode("utf-8", "replace")
+    return path
+
+
+def _prefers_json(req: Request) -> bool:
+    return req.accept_mimetypes.best_match(("text/html", JSON)) == JSON
+
+
+def _module_dir(import_name: str) -> str:
+    module = sys.modules.get(import_name)
+    filename = getattr(module, "__file__", None)
+    return os.path.dirname(os.path.abspath(filename)) if filename else os.getcwd()

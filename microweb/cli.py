@@ -1,0 +1,88 @@
+"""The ``microweb`` command: run an app, list its routes, answer one CGI request."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .serving import SERVERS
+
+
+class TargetError(Exception):
+    """A ``MODULE:APP`` target that does not name a WSGI app."""
+
+
+def load_app(target: str) -> Any:
+    """Import ``MODULE:APP`` (or ``MODULE:factory()``) and return the WSGI app it names."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise TargetError(f"{target!r} is not MODULE:APP (e.g. hello:app or hello:create_app())")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise TargetError(f"no module named {module_name!r} (run from its directory or fix PYTHONPATH)") from None
+        raise
+    call = attr.endswith("()")
+    name = attr[:-2] if call else attr
+    try:
+        obj = getattr(module, name)
+    except AttributeError:
+        raise TargetError(f"module {module_name!r} has no attribute {name!r}") from None
+    if call:
+        obj = obj()
+    if not callable(obj):
+        raise TargetError(f"{target!r} is a {type(obj).__name__}, not a WSGI application")
+    return obj
+
+
+def _routes(app: Any) -> str:
+    url_map = getattr(app, "url_map", None)
+    if url_map is None:
+        raise TargetError("this app has no url_map to list")
+    rows = [("Rule", "Methods", "Endpoint")]
+    for rule in sorted(url_map.iter_rules(), key=lambda r: r.rule):
+        rows.append((rule.rule, ",".join(sorted(rule.methods or ())), str(rule.endpoint)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="microweb", description="Run and inspect microweb (or any WSGI) apps.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="serve an app", description="Serve MODULE:APP.")
+    run.add_argument("target", metavar="MODULE:APP", help="e.g. hello:app or hello:create_app()")
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    run.add_argument("--server", default="wsgiref", choices=sorted(SERVERS), help="server adapter (default wsgiref)")
+    run.add_argument("--debug", action="store_true", help="show tracebacks on error pages (development only)")
+    routes = commands.add_parser("routes", help="list an app's URL rules", description="List the rules of MODULE:APP.")
+    routes.add_argument("target", metavar="MODULE:APP")
+    cgi = commands.add_parser("cgi", help="answer one CGI request", description="Run MODULE:APP as a CGI script.")
+    cgi.add_argument("target", metavar="MODULE:APP")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``microweb`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        app = load_app(args.target)
+        if args.command == "routes":
+            print(_routes(app))
+        elif args.command == "cgi":
+            SERVERS["cgi"](app)
+        else:
+            if args.debug:
+                app.debug = True
+            SERVERS[args.server](app, host=args.host, port=args.port)
+    except TargetError as exc:
+        print(f"microweb: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

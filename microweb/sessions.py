@@ -1,0 +1,114 @@
+"""The session: a dict kept in a cookie signed with itsdangerous."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.wrappers import Response
+
+MIN_KEY_LENGTH = 16
+
+
+class Session(dict[str, Any]):
+    """A dict that notes when it was changed, so the cookie is only sent when needed.
+
+    Changing a value in place (``session["cart"].append(x)``) is not seen:
+    assign it again, or set ``session.modified = True``.
+    """
+
+    modified = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.modified = True
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.modified = True
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self.modified = True
+        super().clear()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.modified = True
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        self.modified = True
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self.modified = True
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.modified = True
+        super().update(*args, **kwargs)
+
+
+class SessionCookie:
+    """Reads and writes the session cookie with the app's ``SESSION_*`` settings.
+
+    ``secret_key`` may be a list to rotate keys: the last one signs, all of
+    them verify.
+    """
+
+    salt = "microweb.session"
+
+    def __init__(self, secret_key: str | bytes | list[str | bytes], config: Mapping[str, Any]) -> None:
+        self.check_key(secret_key)
+        self.secret_key = secret_key
+        self.config = config
+        self.serializer = URLSafeTimedSerializer(secret_key, salt=self.salt)  # type: ignore[arg-type]
+
+    @staticmethod
+    def check_key(secret_key: str | bytes | list[str | bytes]) -> None:
+        """Refuse an empty or guessable key with a message that says what to do."""
+        keys = secret_key if isinstance(secret_key, list) else [secret_key]
+        if not keys or any(len(key) < MIN_KEY_LENGTH for key in keys):
+            raise ValueError(
+                f"secret_key must be at least {MIN_KEY_LENGTH} characters of random data, "
+                'e.g. python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+
+    @property
+    def name(self) -> str:
+        """The cookie's name (``SESSION_COOKIE_NAME``)."""
+        return str(self.config["SESSION_COOKIE_NAME"])
+
+    def load(self, cookie: str | None) -> Session:
+        """The session in ``cookie``; empty when missing, tampered with or expired."""
+        if not cookie:
+            return Session()
+        try:
+            data = self.serializer.loads(cookie, max_age=self.config["SESSION_MAX_AGE"])
+        except BadSignature:
+            return Session()
+        return Session(data) if isinstance(data, dict) else Session()
+
+    def save(self, session: Session, response: Response, environ: WSGIEnvironment) -> None:
+        """Set (or delete) the cookie on ``response`` if the session changed."""
+        response.vary.add("Cookie")
+        if not session.modified:
+            return
+        config = self.config
+        path = config["SESSION_COOKIE_PATH"] or environ.get("SCRIPT_NAME") or "/"
+        if not session:
+            response.delete_cookie(self.name, path=path)
+            return
+        response.set_cookie(
+            self.name,
+            self.serializer.dumps(dict(session)),
+            max_age=config["SESSION_MAX_AGE"],
+            path=path,
+            secure=config["SESSION_COOKIE_SECURE"],
+            httponly=config["SESSION_COOKIE_HTTPONLY"],
+            samesite=config["SESSION_COOKIE_SAMESITE"],
+        )
