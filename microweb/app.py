@@ -40,7 +40,7 @@ from .sessions import Session, SessionCookie
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-    from werkzeug.test import Client
+    from .testing import TestClient
 
 __all__ = [
     "App",
@@ -662,6 +662,8 @@ class App:
             response.status_code = status
         if headers:
             response.headers.update(headers)
+        if response.status_code == 204:  # no content, so no content type (PEP 3333 validators insist)
+            del response.headers["Content-Type"]
         return response
 
     def _process_response(self, ctx: _RequestContext, response: Response) -> Response:
@@ -781,11 +783,11 @@ class App:
             raise NotFound()
         return send_from_directory(folder, filename, _current.get().environ)
 
-    def test_client(self, **kwargs: Any) -> Client:
+    def test_client(self, **kwargs: Any) -> TestClient:
         """A Werkzeug test client for this app (``.get()``, ``.post(json=...)``, cookies kept)."""
-        from werkzeug.test import Client
+        from .testing import TestClient
 
-        return Client(self, **kwargs)
+        return TestClient(self, **kwargs)
 
     def run(
         self,

@@ -1,0 +1,174 @@
+"""Errors: abort, handlers by code and by class, HTML/JSON pages, 500s that leak nothing, debug."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from werkzeug.exceptions import HTTPException, NotFound
+
+from microweb import App, abort
+from microweb.testing import TestClient
+
+
+class AppError(Exception):
+    pass
+
+
+class PaymentError(AppError):
+    pass
+
+
+def test_abort_with_code_and_description(app: App, client: TestClient) -> None:
+    @app.get("/secret")
+    def secret() -> str:
+        abort(403, "Members <only>")
+        return "never"
+
+    response = client.get("/secret")
+    assert response.status_code == 403
+    text = response.get_data(as_text=True)
+    assert "Members &lt;only&gt;" in text and "<only>" not in text
+    assert response.mimetype == "text/html"
+
+
+def test_abort_with_default_description(app: App, client: TestClient) -> None:
+    app.add_route("/", lambda: abort(404), endpoint="v")
+    assert "The requested URL was not found" in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("accept", "json_expected"),
+    [
+        ("application/json", True),
+        ("application/json, text/html;q=0.5", True),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", False),
+        ("*/*", False),
+        (None, False),
+    ],
+)
+def test_http_errors_are_html_or_json_by_accept(
+    app: App, client: TestClient, accept: str | None, json_expected: bool
+) -> None:
+    app.add_route("/gone", lambda: abort(410, "Moved away"), endpoint="v")
+    headers = {"Accept": accept} if accept else {}
+    for path, code, name in (("/gone", 410, "Gone"), ("/none", 404, "Not Found")):
+        response = client.get(path, headers=headers)
+        assert response.status_code == code
+        if json_expected:
+            assert response.mimetype == "application/json"
+            error = response.json["error"]
+            assert (error["code"], error["name"]) == (code, name)
+            assert error["description"]
+        else:
+            assert response.mimetype == "text/html"
+            assert f"<title>{code} {name}</title>" in response.get_data(as_text=True)
+
+
+def test_json_405_keeps_allow_header(app: App, client: TestClient) -> None:
+    app.add_route("/p", lambda: "p", methods=["POST"], endpoint="p")
+    response = client.get("/p", headers={"Accept": "application/json"})
+    assert response.status_code == 405
+    assert response.json["error"]["code"] == 405
+    assert "POST" in response.headers["Allow"]
+
+
+def test_handler_by_code(app: App, client: TestClient) -> None:
+    @app.errorhandler(404)
+    def not_found(error: HTTPException) -> tuple[str, int]:
+        return f"custom {error.code}", 404
+
+    assert client.get("/nope").get_data(as_text=True) == "custom 404"
+
+
+def test_handler_by_class_most_specific_wins(app: App, client: TestClient) -> None:
+    @app.errorhandler(AppError)
+    def app_error(error: AppError) -> tuple[dict[str, str], int]:
+        return {"handled": "AppError"}, 400
+
+    @app.errorhandler(PaymentError)
+    def payment_error(error: PaymentError) -> tuple[dict[str, str], int]:
+        return {"handled": "PaymentError"}, 402
+
+    def raise_(exc: Exception) -> Any:
+        raise exc
+
+    app.add_route("/pay", lambda: raise_(PaymentError()), endpoint="pay")
+    app.add_route("/app", lambda: raise_(AppError()), endpoint="app")
+    assert (client.get("/pay").status_code, client.get("/pay").json) == (402, {"handled": "PaymentError"})
+    assert (client.get("/app").status_code, client.get("/app").json) == (400, {"handled": "AppError"})
+
+
+def test_handler_by_http_exception_class(app: App, client: TestClient) -> None:
+    @app.errorhandler(NotFound)
+    def not_found(error: NotFound) -> tuple[str, int]:
+        return "class handler", 404
+
+    assert client.get("/missing").get_data(as_text=True) == "class handler"
+
+
+def test_uncaught_exception_is_generic_500_and_logged(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.get("/boom")
+    def boom() -> str:
+        raise ValueError("secret database password hunter2")
+
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/boom")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "hunter2" not in text and "Traceback" not in text and "ValueError" not in text
+    records = [r for r in caplog.records if r.name == "microweb"]
+    assert len(records) == 1
+    assert records[0].exc_info is not None and records[0].exc_info[0] is ValueError
+    assert "GET /boom [boom]" in records[0].getMessage()
+
+
+def test_500_handler_gets_the_original_exception(app: App, client: TestClient) -> None:
+    @app.errorhandler(500)
+    def server_error(error: Any) -> tuple[str, int]:
+        return f"sorry ({type(error.original_exception).__name__})", 500
+
+    app.add_route("/", lambda: 1 / 0, endpoint="v")
+    assert client.get("/").get_data(as_text=True) == "sorry (ZeroDivisionError)"
+
+
+def test_failing_error_handler_falls_back_to_generic_500(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.errorhandler(404)
+    def broken(error: Any) -> str:
+        raise RuntimeError("handler bug")
+
+    with caplog.at_level(logging.ERROR, logger="microweb"):
+        response = client.get("/nowhere")
+    assert response.status_code == 500
+    assert "handler bug" not in response.get_data(as_text=True)
+    assert "handler bug" in caplog.text
+
+
+def test_500_as_json_for_json_clients(app: App, client: TestClient) -> None:
+    app.add_route("/", lambda: 1 / 0, endpoint="v")
+    response = client.get("/", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    assert response.json["error"]["code"] == 500
+    assert "ZeroDivision" not in json.dumps(response.json)
+
+
+def test_debug_500_shows_escaped_traceback() -> None:
+    app = App(debug=True)
+
+    @app.get("/")
+    def boom() -> str:
+        raise KeyError("<script>alert(1)</script>")
+
+    response = app.test_client().get("/")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Traceback" in text and "KeyError" in text
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    app.debug = False
+    assert "Traceback" not in app.test_client().get("/").get_data(as_text=True)

@@ -1,0 +1,174 @@
+"""The request proxy: context-local, JSON bodies, forms, body size limits."""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import Any
+
+import pytest
+from werkzeug.test import EnvironBuilder
+
+from microweb import App, request
+from microweb.testing import TestClient
+
+
+def test_request_outside_a_request_says_what_to_do() -> None:
+    with pytest.raises(RuntimeError, match="only available while a request is being handled"):
+        request.args  # noqa: B018
+
+
+def test_query_form_and_headers(app: App, client: TestClient) -> None:
+    @app.post("/f")
+    def f() -> dict[str, Any]:
+        return {"q": request.args["q"], "name": request.form["name"], "ua": request.headers["User-Agent"]}
+
+    data = client.post("/f?q=%C3%BC", data={"name": "Ann"}, headers={"User-Agent": "t/1"}).json
+    assert data == {"q": "ü", "name": "Ann", "ua": "t/1"}
+
+
+def test_json_body(app: App, client: TestClient) -> None:
+    @app.post("/j")
+    def j() -> Any:
+        return {"got": request.json}
+
+    assert client.post("/j", json={"a": [1, 2]}).json == {"got": {"a": [1, 2]}}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        (b'{"a": ', "application/json", 400, "Failed to decode JSON"),
+        (b"\xff\xfe", "application/json", 400, "Failed to decode JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "nested too deeply"),
+        (b'{"a": 1}', "text/plain", 415, "Content-Type was not"),
+        (b'{"a": 1}', "", 415, "Content-Type was not"),
+    ],
+)
+def test_bad_json_is_a_clear_4xx(
+    app: App, client: TestClient, body: bytes, content_type: str, status: int, message: str
+) -> None:
+    @app.post("/j")
+    def j() -> Any:
+        return {"got": request.json}
+
+    @app.post("/silent")
+    def silent() -> Any:
+        return {"got": request.get_json(silent=True)}
+
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/j", data=body, headers=headers)
+    assert response.status_code == status
+    assert message in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert client.post("/silent", data=body, headers=headers).json == {"got": None}
+
+
+class _Unreadable(io.RawIOBase):
+    """A request body that fails the test if anything reads it."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise AssertionError("the body was read")
+
+
+def test_max_content_length_is_a_413_before_the_body_is_read() -> None:
+    app = App(max_content_length=10)
+    seen = []
+
+    @app.post("/upload")
+    def upload() -> str:
+        seen.append(request.get_data())
+        return "ok"
+
+    environ = EnvironBuilder(path="/upload", method="POST").get_environ()
+    environ["wsgi.input"] = _Unreadable()
+    environ["CONTENT_LENGTH"] = "11"
+    environ["CONTENT_TYPE"] = "application/octet-stream"
+    statuses = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert [status.split()[0] for status in statuses] == ["413"]
+    assert b"larger than the limit of 10 bytes" in body
+    assert seen == []
+
+    client = app.test_client()
+    assert client.post("/upload", data=b"x" * 10).get_data() == b"ok"
+    assert client.post("/upload", data=b"x" * 11).status_code == 413
+
+
+def test_max_content_length_also_limits_form_parsing() -> None:
+    app = App(max_content_length=100)
+
+    @app.post("/form")
+    def form() -> str:
+        return request.form.get("a", "")
+
+    client = app.test_client()
+    assert client.post("/form", data={"a": "x" * 50}).get_data() == b"x" * 50
+    assert client.post("/form", data={"a": "x" * 200}).status_code == 413
+
+
+def test_form_memory_limits_are_413s(app: App, client: TestClient) -> None:
+    app.config["MAX_FORM_MEMORY_SIZE"] = 100
+    app.config["MAX_FORM_PARTS"] = 3
+
+    @app.post("/form")
+    def form() -> str:
+        return ",".join(request.form)
+
+    big = {"a": "x" * 200}
+    many = {f"k{i}": "v" for i in range(10)}
+    assert client.post("/form", data=big, content_type="multipart/form-data").status_code == 413
+    assert client.post("/form", data=many, content_type="multipart/form-data").status_code == 413
+    assert client.post("/form", data={"a": "1", "b": "2"}).get_data() == b"a,b"
+
+
+def test_non_numeric_content_length_is_a_400() -> None:
+    app = App(max_content_length=10)
+    app.add_route("/", lambda: "ok", methods=["POST"], endpoint="v")
+    environ = EnvironBuilder(path="/", method="POST", data=b"abc").get_environ()
+    environ["CONTENT_LENGTH"] = "lots"
+    statuses: list[str] = []
+    app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    assert [status.split()[0] for status in statuses] == ["400"]
+
+
+def test_request_is_context_local_across_threads(app: App) -> None:
+    barrier = threading.Barrier(8, timeout=10)
+
+    @app.get("/who")
+    def who() -> str:
+        mine = request.args["n"]
+        barrier.wait()  # every thread is inside its view at once
+        return f"{mine}:{request.args['n']}"
+
+    results: dict[int, str] = {}
+
+    def call(n: int) -> None:
+        results[n] = app.test_client().get(f"/who?n={n}").get_data(as_text=True)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert results == {n: f"{n}:{n}" for n in range(8)}
+
+
+def test_request_is_built_lazily(app: App, client: TestClient) -> None:
+    built = []
+
+    class CountingRequest(App.request_class):
+        def __init__(self, environ: Any) -> None:
+            built.append(1)
+            super().__init__(environ)
+
+    app.request_class = CountingRequest
+    app.add_route("/plain", lambda: "plain", endpoint="plain")
+    app.add_route("/args", lambda: request.args.get("a", "-"), endpoint="args")
+    client.get("/plain")
+    assert built == []
+    assert client.get("/args?a=1").data == b"1"
+    assert built == [1]

@@ -1,0 +1,291 @@
+"""Routing: rules, converters, endpoints, methods, HEAD/OPTIONS/405, slashes, url_for."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.routing import BaseConverter
+from werkzeug.test import Client
+
+from microweb import App, request, url_for
+
+
+def test_route_and_method_decorators(app: App, client: Client) -> None:
+    @app.route("/", methods=["GET"])
+    def index() -> str:
+        return "index"
+
+    @app.get("/users/<int:uid>")
+    def user(uid: int) -> dict[str, int]:
+        return {"uid": uid}
+
+    assert client.get("/").get_data(as_text=True) == "index"
+    assert client.get("/users/7").json == {"uid": 7}
+    assert client.get("/users/x").status_code == 404
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "get"])
+def test_each_method_decorator_registers_only_its_method(app: App, client: Client, method: str) -> None:
+    def thing() -> str:
+        return f"{request.method} done"
+
+    getattr(app, method)("/thing")(thing)
+    response = client.open("/thing", method=method.upper())
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == f"{method.upper()} done"
+    other = "GET" if method != "get" else "POST"
+    assert client.open("/thing", method=other).status_code == 405
+
+
+def test_add_route_with_endpoint_and_url_for_outside_request(app: App) -> None:
+    def view(x: int) -> str:
+        return str(x)
+
+    app.add_route("/r/<int:x>", view, methods=["GET"], endpoint="name")
+    assert app.url_for("name", x=5) == "/r/5"
+    assert app.url_for("name", x=5, q="a b") == "/r/5?q=a+b"
+    assert app.url_for("name", x=5, _external=True) == "http://localhost/r/5"
+    assert app.url_for("name", x=5, _anchor="top") == "/r/5#top"
+
+
+def test_default_endpoint_is_function_name_and_clash_is_an_error(app: App) -> None:
+    @app.get("/a")
+    def page() -> str:
+        return "a"
+
+    assert app.url_for("page") == "/a"
+
+    def other() -> str:
+        return "b"
+
+    other.__name__ = "page"
+    with pytest.raises(ValueError, match="Endpoint 'page' already belongs to"):
+        app.add_route("/b", other)
+    # the same function may be registered under several rules
+    app.add_route("/a2", page)
+
+
+def test_custom_converter(app: App, client: Client) -> None:
+    class ListConverter(BaseConverter):
+        def to_python(self, value: str) -> list[str]:
+            return value.split(",")
+
+        def to_url(self, value: list[str]) -> str:
+            return ",".join(value)
+
+    app.url_map.converters["list"] = ListConverter
+
+    @app.get("/tags/<list:tags>")
+    def tags(tags: list[str]) -> list[str]:
+        return tags
+
+    assert client.get("/tags/a,b,c").json == ["a", "b", "c"]
+    assert app.url_for("tags", tags=["x", "y"]) == "/tags/x,y"
+
+
+@pytest.mark.parametrize("path", ["/users/0", "/users/123456789"])
+def test_int_converter_values(app: App, client: Client, path: str) -> None:
+    @app.get("/users/<int:uid>")
+    def user(uid: int) -> dict[str, int]:
+        return {"uid": uid}
+
+    assert client.get(path).json == {"uid": int(path.rsplit("/", 1)[1])}
+
+
+def test_non_ascii_paths(app: App, client: Client) -> None:
+    @app.get("/wiki/<title>")
+    def page(title: str) -> str:
+        return f"[{title}]"
+
+    @app.get("/café")
+    def cafe() -> str:
+        return "static café"
+
+    assert client.get("/wiki/Stra%C3%9Fe").get_data(as_text=True) == "[Straße]"
+    assert client.get("/caf%C3%A9").get_data(as_text=True) == "static café"
+    assert app.url_for("page", title="Straße") == "/wiki/Stra%C3%9Fe"
+
+
+def test_strict_slashes_redirect_with_308_keeps_method_and_query(app: App, client: Client) -> None:
+    @app.route("/folder/", methods=["GET", "POST"])
+    def folder() -> str:
+        return "folder"
+
+    response = client.post("/folder?x=1")
+    assert response.status_code == 308
+    assert response.headers["Location"].endswith("/folder/?x=1")
+    assert client.post("/folder?x=1", follow_redirects=True).get_data(as_text=True) == "folder"
+
+
+def test_head_is_automatic_for_get_and_has_no_body(app: App, client: Client) -> None:
+    @app.get("/page")
+    def page() -> str:
+        return "hello there"
+
+    @app.get("/dyn/<int:n>")
+    def dyn(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    for path in ("/page", "/dyn/3"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == 200
+        assert head.data == b""
+        assert head.headers["Content-Length"] == get.headers["Content-Length"]
+        assert head.headers["Content-Type"] == get.headers["Content-Type"]
+
+
+@pytest.mark.parametrize("rule", ["/page", "/page/<int:n>"])
+@pytest.mark.parametrize("head_first", [False, True])
+def test_explicit_head_view_wins(app: App, client: Client, rule: str, head_first: bool) -> None:
+    def page(**kwargs: int) -> str:
+        return "body"
+
+    def page_head(**kwargs: int) -> tuple[str, dict[str, str]]:
+        return "", {"X-Head": "explicit"}
+
+    if head_first:
+        app.add_route(rule, page_head, methods=["HEAD"])
+        app.add_route(rule, page)
+    else:
+        app.add_route(rule, page)
+        app.add_route(rule, page_head, methods=["HEAD"])
+    path = rule.replace("<int:n>", "4")
+    assert client.head(path).headers.get("X-Head") == "explicit"
+    assert client.get(path).get_data(as_text=True) == "body"
+
+
+def test_automatic_options_lists_allowed_methods(app: App, client: Client) -> None:
+    @app.route("/items", methods=["GET", "POST"])
+    def items() -> str:
+        return "items"
+
+    @app.delete("/items")
+    def delete_items() -> str:
+        return "gone"
+
+    response = client.options("/items")
+    assert response.status_code == 200
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "POST", "DELETE", "OPTIONS"}
+
+
+def test_automatic_options_can_be_switched_off_per_route_and_per_app(client: Client, app: App) -> None:
+    @app.get("/own", auto_options=False)
+    def own() -> str:
+        return "own"
+
+    @app.route("/cors", methods=["GET", "OPTIONS"])
+    def cors() -> tuple[str, int, dict[str, str]]:
+        if request.method == "OPTIONS":
+            return "", 204, {"Access-Control-Allow-Origin": "*"}
+        return "data", 200, {}
+
+    assert client.options("/own").status_code == 405
+    assert client.options("/cors").headers["Access-Control-Allow-Origin"] == "*"
+
+    quiet = App(auto_options=False)
+    quiet.add_route("/x", lambda: "x", endpoint="x")
+    assert Client(quiet).options("/x").status_code == 405
+
+
+def test_405_has_accurate_allow_header(app: App, client: Client) -> None:
+    @app.post("/submit")
+    def submit() -> str:
+        return "ok"
+
+    @app.put("/submit/<int:n>")
+    def submit_n(n: int) -> str:
+        return "ok"
+
+    response = client.get("/submit")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    response = client.delete("/submit/2")
+    assert set(response.headers["Allow"].split(", ")) == {"PUT", "OPTIONS"}
+
+
+def test_404_for_no_match(app: App, client: Client) -> None:
+    assert client.get("/nothing/here").status_code == 404
+
+
+def test_static_rule_beats_dynamic_rule_like_werkzeug(app: App, client: Client) -> None:
+    @app.get("/users/<name>")
+    def by_name(name: str) -> str:
+        return f"dynamic {name}"
+
+    @app.get("/users/me")
+    def me() -> str:
+        return "static me"
+
+    @app.post("/users/<name>")
+    def post_user(name: str) -> str:
+        return f"posted {name}"
+
+    assert client.get("/users/me").get_data(as_text=True) == "static me"
+    assert client.get("/users/ann").get_data(as_text=True) == "dynamic ann"
+    # the static rule has no POST: the dynamic rule answers, as Werkzeug's matcher decides
+    assert client.post("/users/me").get_data(as_text=True) == "posted me"
+
+
+def test_rule_options_go_to_werkzeug(app: App, client: Client) -> None:
+    @app.get("/page/", defaults={"n": 1})
+    @app.get("/page/<int:n>")
+    def page(n: int) -> str:
+        return f"page {n}"
+
+    assert client.get("/page/").get_data(as_text=True) == "page 1"
+    assert client.get("/page/3").get_data(as_text=True) == "page 3"
+
+
+def test_url_for_in_request_honours_script_name(app: App) -> None:
+    @app.get("/users/<int:uid>")
+    def user(uid: int) -> dict[str, str]:
+        return {"self": url_for("user", uid=uid), "abs": url_for("user", uid=uid, _external=True)}
+
+    @app.get("/")
+    def index() -> str:
+        return url_for("user", uid=1)
+
+    client = Client(app)
+    data = client.get("/users/5", base_url="http://example.org/api").json
+    assert data == {"self": "/api/users/5", "abs": "http://example.org/api/users/5"}
+    # the static fast path builds mount-aware URLs too
+    assert client.get("/", base_url="http://example.org/api").get_data(as_text=True) == "/api/users/1"
+
+
+def test_url_for_outside_request_uses_server_name(app: App) -> None:
+    @app.get("/x")
+    def x() -> str:
+        return "x"
+
+    app.config["SERVER_NAME"] = "example.com"
+    app.config["PREFERRED_URL_SCHEME"] = "https"
+    assert app.url_for("x", _external=True) == "https://example.com/x"
+    with pytest.raises(RuntimeError, match="only available while a request"):
+        url_for("x")
+
+
+def test_request_knows_endpoint_and_view_args(app: App, client: Client) -> None:
+    @app.get("/a/<int:n>")
+    def a(n: int) -> dict[str, object]:
+        return {"endpoint": request.endpoint, "args": request.view_args}
+
+    assert client.get("/a/9").json == {"endpoint": "a", "args": {"n": 9}}
+
+
+def test_bad_host_header_is_a_400(app: App) -> None:
+    @app.get("/d/<int:n>")
+    def d(n: int) -> str:
+        return "d"
+
+    response = Client(app).get("/d/1", headers={"Host": "a" * 64 + ".example"})
+    assert response.status_code == 400
+
+
+def test_many_hosts_keep_the_adapter_cache_bounded(app: App) -> None:
+    @app.get("/d/<int:n>")
+    def d(n: int) -> str:
+        return url_for("d", n=n, _external=True)
+
+    client = Client(app)
+    for i in range(200):
+        assert client.get("/d/1", headers={"Host": f"h{i}.example"}).get_data(as_text=True) == f"http://h{i}.example/d/1"
+    assert len(app._adapters) <= 65
