@@ -6,6 +6,7 @@ from typing import Any
 from wsgiref.validate import validator
 
 import pytest
+
 from microweb import App
 from microweb.testing import TestClient
 

@@ -287,5 +287,7 @@ def test_many_hosts_keep_the_adapter_cache_bounded(app: App) -> None:
 
     client = Client(app)
     for i in range(200):
-        assert client.get("/d/1", headers={"Host": f"h{i}.example"}).get_data(as_text=True) == f"http://h{i}.example/d/1"
+        assert (
+            client.get("/d/1", headers={"Host": f"h{i}.example"}).get_data(as_text=True) == f"http://h{i}.example/d/1"
+        )
     assert len(app._adapters) <= 65

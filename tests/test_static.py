@@ -1,0 +1,88 @@
+"""Static files: MIME types, ETag/Last-Modified/304, and no way out of the folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from microweb import App
+from microweb.testing import TestClient
+
+from conftest import validated_client
+
+
+@pytest.fixture
+def static_client(tmp_path: Path) -> TestClient:
+    folder = tmp_path / "public"
+    (folder / "css").mkdir(parents=True)
+    (folder / "css" / "site.css").write_text("body { color: red }", encoding="utf-8")
+    (folder / "app.js").write_text("console.log(1)", encoding="utf-8")
+    (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    (tmp_path / "secret.txt").write_text("top secret", encoding="utf-8")
+    os.symlink(tmp_path / "secret.txt", folder / "link.txt")
+    return validated_client(App(static_folder=folder))
+
+
+@pytest.mark.parametrize(
+    ("path", "mimetype"),
+    [("/static/css/site.css", "text/css"), ("/static/app.js", "text/javascript"), ("/static/logo.png", "image/png")],
+)
+def test_serves_files_with_mime_types(static_client: TestClient, path: str, mimetype: str) -> None:
+    response = static_client.get(path)
+    assert response.status_code == 200
+    assert response.mimetype == mimetype
+    assert response.headers["ETag"] and response.headers["Last-Modified"]
+    assert int(response.headers["Content-Length"]) == len(response.data) > 0
+
+
+def test_conditional_requests_get_304(static_client: TestClient) -> None:
+    first = static_client.get("/static/app.js")
+    by_etag = static_client.get("/static/app.js", headers={"If-None-Match": first.headers["ETag"]})
+    by_date = static_client.get("/static/app.js", headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert by_etag.status_code == by_date.status_code == 304
+    assert by_etag.data == b""
+
+
+def test_head_has_no_body(static_client: TestClient) -> None:
+    response = static_client.head("/static/app.js")
+    assert response.status_code == 200 and response.data == b""
+    assert response.headers["Content-Length"] == str(len("console.log(1)"))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../secret.txt",
+        "/static/%2e%2e/secret.txt",
+        "/static/%252e%252e/secret.txt",
+        "/static/css/../../secret.txt",
+        "/static/..%2fsecret.txt",
+        "/static/%2fetc/passwd",
+        "/static//etc/passwd",
+        "/static/link.txt",
+        "/static/app.js%00.png",
+        "/static/missing.txt",
+        "/static/css",
+        "/static/C:/windows/win.ini",
+        "/static/\\..\\secret.txt",
+    ],
+)
+def test_no_way_out_of_the_folder(static_client: TestClient, path: str) -> None:
+    response = static_client.get(path)
+    assert response.status_code in (404, 308)
+    assert b"top secret" not in static_client.get(path, follow_redirects=True).data
+
+
+def test_static_url_path_and_relative_folder() -> None:
+    app = App(__name__, static_folder="static_fixture", static_url_path="/assets/")
+    here = Path(__file__).parent / "static_fixture"
+    here.mkdir(exist_ok=True)
+    try:
+        (here / "a.txt").write_text("from the module's folder", encoding="utf-8")
+        assert app.test_client().get("/assets/a.txt").data == b"from the module's folder"
+        assert app.url_for("static", filename="a.txt") == "/assets/a.txt"
+    finally:
+        (here / "a.txt").unlink()
+        here.rmdir()

@@ -1,0 +1,116 @@
+"""PEP 3333 compliance: every kind of response passes wsgiref.validate, HEAD has no body, close() reaches the view."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+from wsgiref.validate import validator
+
+import pytest
+from werkzeug.test import EnvironBuilder
+
+from microweb import App, Response, abort, redirect, session
+
+from conftest import SECRET
+
+
+def make_app() -> App:
+    app = App(secret_key=SECRET)
+    app.add_route("/str", lambda: "text", endpoint="str")
+    app.add_route("/bytes", lambda: b"bytes", endpoint="bytes")
+    app.add_route("/json", lambda: {"a": 1}, endpoint="json")
+    app.add_route("/tuple", lambda: ("made", 201, {"X-A": "b"}), endpoint="tuple")
+    app.add_route("/response", lambda: Response("r", mimetype="text/plain"), endpoint="response")
+    app.add_route("/stream", lambda: (chunk for chunk in ("a", "b")), endpoint="stream")
+    app.add_route("/redirect", lambda: redirect("/str"), endpoint="redirect")
+    app.add_route("/abort", lambda: abort(418), endpoint="abort")
+    app.add_route("/error", lambda: 1 / 0, endpoint="error")
+    app.add_route("/nocontent", lambda: ("", 204), endpoint="nocontent")
+
+    @app.get("/session")
+    def with_session() -> str:
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    return app
+
+
+CASES = [
+    ("GET", "/str", 200),
+    ("GET", "/bytes", 200),
+    ("GET", "/json", 200),
+    ("GET", "/tuple", 201),
+    ("GET", "/response", 200),
+    ("GET", "/stream", 200),
+    ("GET", "/redirect", 302),
+    ("GET", "/abort", 418),
+    ("GET", "/error", 500),
+    ("GET", "/nocontent", 204),
+    ("GET", "/session", 200),
+    ("GET", "/missing", 404),
+    ("POST", "/str", 405),
+    ("OPTIONS", "/str", 200),
+    ("GET", "/str/", 404),
+]
+
+
+def call(app: Any, method: str, path: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """One request straight through the WSGI interface, closing the body as a server must."""
+    environ = EnvironBuilder(path=path, method=method).get_environ()
+    environ["wsgi.errors"] = sys.stderr
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen["status"], seen["headers"] = status, headers
+        return lambda data: None
+
+    iterable = app(environ, start_response)
+    try:
+        body = b"".join(iterable)
+    finally:
+        if hasattr(iterable, "close"):
+            iterable.close()
+    return seen["status"], seen["headers"], body
+
+
+@pytest.mark.parametrize(("method", "path", "status"), CASES)
+def test_every_response_kind_passes_the_validator(method: str, path: str, status: int) -> None:
+    got, headers, body = call(validator(make_app()), method, path)
+    assert int(got.split()[0]) == status
+    assert all(isinstance(name, str) and isinstance(value, str) for name, value in headers)
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [case for case in CASES if case[0] == "GET"])
+def test_head_never_has_a_body(method: str, path: str, status: int) -> None:
+    got, headers, body = call(validator(make_app()), "HEAD", path)
+    assert int(got.split()[0]) == status
+    assert body == b""
+
+
+def test_close_reaches_a_streaming_view() -> None:
+    app = App()
+    closed: list[bool] = []
+
+    @app.get("/")
+    def stream() -> Iterator[str]:
+        try:
+            yield "first"
+            yield "second"
+        finally:
+            closed.append(True)
+
+    environ = EnvironBuilder(path="/").get_environ()
+    iterable = validator(app)(environ, lambda status, headers, exc_info=None: None)
+    iterator = iter(iterable)
+    assert next(iterator) == b"first"
+    iterable.close()  # type: ignore[attr-defined]
+    assert closed == [True]
+
+
+def test_app_is_a_plain_callable_and_wsgi_app_is_replaceable() -> None:
+    app = make_app()
+    status, _, body = call(app, "GET", "/str")
+    assert (status, body) == ("200 OK", b"text")
+    status, _, body = call(app.wsgi_app, "GET", "/json")
+    assert body == b'{"a":1}'
