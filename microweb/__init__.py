@@ -2,7 +2,8 @@
 
 from werkzeug.wrappers import Response
 
-from .app import App, Request, abort, current_app, redirect, render, request, session, url_for
+from .app import App
+from .context import Request, abort, current_app, redirect, render, request, session, url_for
 from .sessions import Session
 from .templating import Jinja2Templates, MakoTemplates, StringTemplates
 

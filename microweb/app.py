@@ -9,53 +9,42 @@ from __future__ import annotations
 
 import html
 import json
-import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from werkzeug.exceptions import (
     BadRequest,
-    ClientDisconnected,
     HTTPException,
     InternalServerError,
     NotFound,
     RequestEntityTooLarge,
-    ServiceUnavailable,
 )
-from werkzeug.exceptions import abort as _werkzeug_abort
-from werkzeug.local import LocalProxy
 from werkzeug.routing import Map, MapAdapter, Rule
 from werkzeug.security import safe_join
-from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.utils import send_from_directory
-from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_host
 
-from .sessions import Session, SessionCookie
+from .context import (
+    Request,
+    Resource,
+    _current,
+    _describe,
+    _RequestContext,
+    _StreamingBody,
+    logger,
+)
+from .sessions import SessionCookie
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
     from .testing import TestClient
 
-__all__ = [
-    "App",
-    "Request",
-    "Response",
-    "abort",
-    "current_app",
-    "redirect",
-    "render",
-    "request",
-    "session",
-    "url_for",
-]
-
-logger = logging.getLogger("microweb")
+__all__ = ["App"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -63,30 +52,6 @@ ErrorHandler = Callable[[Any], Any]
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
-_SIMPLE_BODY_TYPES = (str, bytes, dict, list)
-
-
-class _JSONModule:
-    """``json`` for request bodies, with nesting too deep for the parser as a 400."""
-
-    dumps = staticmethod(json.dumps)
-
-    @staticmethod
-    def loads(data: str | bytes) -> Any:
-        try:
-            return json.loads(data)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
-
-
-class Request(_WerkzeugRequest):
-    """Werkzeug's request, plus the matched endpoint and the URL's arguments."""
-
-    json_module = _JSONModule  # type: ignore[assignment]
-    #: The endpoint of the rule that matched, or None (404, 405, ...).
-    endpoint: str | None = None
-    #: The values the URL rule captured, as passed to the view.
-    view_args: dict[str, Any] | None = None
 
 
 def _dump_json(value: Any) -> bytes:
@@ -102,218 +67,6 @@ def _simple_body(rv: object) -> tuple[bytes, str] | None:
     if isinstance(rv, (dict, list)):
         return _dump_json(rv), JSON
     return None
-
-
-# ---------------------------------------------------------------- the request context
-
-
-class _RequestContext:
-    """Everything that belongs to one request; reached through ``request`` and friends."""
-
-    __slots__ = (
-        "adapter",
-        "app",
-        "endpoint",
-        "environ",
-        "error",
-        "resources",
-        "routing_error",
-        "view_args",
-        "_request",
-        "_session",
-    )
-
-    def __init__(self, app: App, environ: WSGIEnvironment) -> None:
-        self.app = app
-        self.environ = environ
-        self.adapter: MapAdapter | None = None
-        self.endpoint: str | None = None
-        self.view_args: dict[str, Any] = {}
-        self.routing_error: HTTPException | None = None
-        self.error: BaseException | None = None
-        # opened resources, in opening order; None once they were finalized
-        self.resources: dict[Resource[Any], tuple[Iterator[Any], Any]] | None = {}
-        self._request: Request | None = None
-        self._session: Session | None = None
-
-    @property
-    def request(self) -> Request:
-        # Built on first use: many views never touch the request object.
-        if self._request is None:
-            app = self.app
-            req = self._request = app.request_class(self.environ)
-            req.max_content_length = app.config["MAX_CONTENT_LENGTH"]
-            req.max_form_memory_size = app.config["MAX_FORM_MEMORY_SIZE"]
-            req.max_form_parts = app.config["MAX_FORM_PARTS"]
-            req.endpoint = self.endpoint
-            req.view_args = self.view_args
-        return self._request
-
-    @property
-    def session(self) -> Session:
-        if self._session is None:
-            cookie = self.app.session_cookie
-            self._session = cookie.load(self.request.cookies.get(cookie.name))
-        return self._session
-
-    @property
-    def current_app(self) -> App:
-        return self.app
-
-
-_current: ContextVar[_RequestContext] = ContextVar("microweb.request")
-_OUTSIDE = (
-    "{} is only available while a request is being handled: use it in a view, a hook or a template "
-    "(in tests, make a request with app.test_client())."
-)
-
-#: The current request (a :class:`Request`); usable in views, hooks and templates.
-request: Request = cast(Request, LocalProxy(_current, "request", unbound_message=_OUTSIDE.format("request")))
-#: The current session, a dict stored in a signed cookie (needs ``App(secret_key=...)``).
-session: Session = cast(Session, LocalProxy(_current, "session", unbound_message=_OUTSIDE.format("session")))
-#: The app handling the current request.
-current_app: App = cast("App", LocalProxy(_current, "current_app", unbound_message=_OUTSIDE.format("current_app")))
-
-
-def _context(what: str) -> _RequestContext:
-    try:
-        return _current.get()
-    except LookupError:
-        raise RuntimeError(_OUTSIDE.format(what)) from None
-
-
-# ---------------------------------------------------------------- helpers for views
-
-
-def abort(code: int | Response, description: str | None = None) -> Any:
-    """Stop the request with an HTTP error, e.g. ``abort(404)`` or ``abort(403, "Members only")``."""
-    if description is None:
-        _werkzeug_abort(code)
-    _werkzeug_abort(code, description)
-
-
-def redirect(location: str, code: int = 302) -> Response:
-    """A response that sends the client to ``location``."""
-    return _werkzeug_redirect(location, code)
-
-
-def url_for(endpoint: str, /, **values: Any) -> str:
-    """Build the URL of ``endpoint`` for the current app (see :meth:`App.url_for`)."""
-    return _context("url_for").app.url_for(endpoint, **values)
-
-
-def render(template_name: str, /, **context: Any) -> str:
-    """Render a template with the current app's ``templates`` hook."""
-    app = _context("render").app
-    if app.templates is None:
-        raise RuntimeError(
-            "No template renderer: create the app with App(templates=...), e.g. StringTemplates('templates')."
-        )
-    return app.templates(template_name, context)
-
-
-# ---------------------------------------------------------------- resources
-
-
-class Resource(Generic[T]):
-    """A request-scoped value made by a generator function (see :meth:`App.resource`)."""
-
-    def __init__(self, factory: Callable[[], Iterator[T]]) -> None:
-        self.factory = factory
-        self.name = getattr(factory, "__name__", repr(factory))
-        self.__doc__ = factory.__doc__
-
-    def __call__(self) -> T:
-        """The value for this request: opened on first use, then reused."""
-        ctx = _context(f"resource {self.name!r}")
-        opened = ctx.resources
-        if opened is None:
-            raise RuntimeError(f"Resource {self.name!r} was used after the request's resources were closed.")
-        if self in opened:
-            return cast(T, opened[self][1])
-        gen = self.factory()
-        try:
-            value = next(gen)
-        except HTTPException:
-            raise
-        except Exception as exc:
-            logger.error("Resource %r could not be opened", self.name, exc_info=exc)
-            raise ServiceUnavailable(
-                "A resource this page needs is unavailable right now; please try again shortly."
-            ) from exc
-        opened[self] = (gen, value)
-        return value
-
-    def finish(self, gen: Iterator[Any], error: BaseException | None) -> None:
-        """Run the generator past its ``yield``: normally, or with ``error`` thrown in."""
-        if error is None:
-            try:
-                next(gen)
-            except StopIteration:
-                return
-            cast(Any, gen).close()
-            raise RuntimeError(f"Resource {self.name!r} yielded more than once.")
-        try:
-            cast(Any, gen).throw(error)
-        except StopIteration:
-            pass
-        except BaseException as exc:
-            if exc is not error:
-                raise
-        finally:
-            cast(Any, gen).close()
-
-
-# ---------------------------------------------------------------- streaming
-
-
-class _StreamingBody:
-    """A streamed body that keeps the request context alive until the server closes it."""
-
-    def __init__(self, ctx: _RequestContext, body: Iterable[bytes]) -> None:
-        self.ctx = ctx
-        self.body = body
-        self.iterator = iter(body)
-        self.complete = False
-
-    def __iter__(self) -> _StreamingBody:
-        return self
-
-    def __next__(self) -> bytes:
-        token = _current.set(self.ctx)
-        try:
-            return next(self.iterator)
-        except StopIteration:
-            self.complete = True
-            raise
-        except Exception as exc:
-            # The headers are out: all that is left is to log and let the server drop the connection.
-            self.ctx.error = exc
-            logger.error("Exception while streaming %s", _describe(self.ctx), exc_info=exc)
-            raise
-        finally:
-            _current.reset(token)
-
-    def close(self) -> None:
-        ctx = self.ctx
-        if not self.complete and ctx.error is None:
-            # The client went away (or the server gave up): what was not sent did not happen.
-            ctx.error = ClientDisconnected("The response was closed before it was sent completely.")
-        token = _current.set(ctx)
-        try:
-            close = getattr(self.body, "close", None)
-            try:
-                if close is not None:
-                    close()
-            finally:
-                ctx.app._finish(ctx)
-        finally:
-            _current.reset(token)
-
-
-def _describe(ctx: _RequestContext) -> str:
-    env = ctx.environ
-    return f"{env.get('REQUEST_METHOD')} {env.get('SCRIPT_NAME', '')}{env.get('PATH_INFO', '')} [{ctx.endpoint}]"
 
 
 # ---------------------------------------------------------------- the app

@@ -16,7 +16,7 @@ from werkzeug.security import safe_join
 
 def _helpers() -> dict[str, Any]:
     """What every template may use besides its own context."""
-    from .app import request, session, url_for
+    from .context import request, session, url_for
 
     return {"url_for": url_for, "request": request, "session": session}
 
