@@ -1,0 +1,46 @@
+"""Checked by ``mypy --strict`` in CI (not run by pytest): the decorators keep the decorated types."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from typing import assert_type
+
+from microweb import App, Request, Response, Session, request, session
+
+app = App(__name__)
+
+
+@app.get("/users/<int:uid>")
+def user(uid: int) -> dict[str, int]:
+    return {"uid": uid}
+
+
+@app.route("/", methods=["GET", "POST"])
+def index() -> str:
+    return "index"
+
+
+@app.resource
+def db() -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(":memory:")
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@app.after_request
+def after(response: Response) -> Response:
+    return response
+
+
+typed_view: Callable[[int], dict[str, int]] = user  # the decorator kept the signature
+assert_type(user.__name__, str)
+assert_type(user(1), dict[str, int])
+assert_type(index(), str)
+assert_type(db(), sqlite3.Connection)
+assert_type(after(Response()), Response)
+assert_type(request, Request)
+assert_type(session, Session)
+assert_type(app.url_for("user", uid=1), str)
