@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .serving import SERVERS
+from .serving import SERVERS, run
 
 
 class TargetError(Exception):
@@ -26,7 +26,7 @@ def load_app(target: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise TargetError(f"no module named {module_name!r} (run from its directory or fix PYTHONPATH)") from None
         raise
     call = attr.endswith("()")
@@ -56,16 +56,20 @@ def _routes(app: Any) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="microweb", description="Run and inspect microweb (or any WSGI) apps.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = commands.add_parser("run", help="serve an app", description="Serve MODULE:APP.")
-    run.add_argument("target", metavar="MODULE:APP", help="e.g. hello:app or hello:create_app()")
-    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    run.add_argument("--server", default="wsgiref", choices=sorted(SERVERS), help="server adapter (default wsgiref)")
-    run.add_argument("--debug", action="store_true", help="show tracebacks on error pages (development only)")
+    serve = commands.add_parser("run", help="serve an app", description="Serve MODULE:APP.")
+    serve.add_argument("target", metavar="MODULE:APP", help="e.g. hello:app or hello:create_app()")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--server", default="wsgiref", choices=sorted(SERVERS), help="server adapter (default wsgiref)")
+    serve.add_argument("--socket", metavar="PATH", help="unix socket to listen on instead (fastcgi, scgi)")
+    serve.add_argument("--prefix", metavar="PATH", help="serve the app under this path, e.g. /app")
+    serve.add_argument("--debug", action="store_true", help="show tracebacks on error pages (development only)")
+    serve.add_argument("--reload", action="store_true", help="restart when a .py file of the app changes")
     routes = commands.add_parser("routes", help="list an app's URL rules", description="List the rules of MODULE:APP.")
     routes.add_argument("target", metavar="MODULE:APP")
     cgi = commands.add_parser("cgi", help="answer one CGI request", description="Run MODULE:APP as a CGI script.")
     cgi.add_argument("target", metavar="MODULE:APP")
+    cgi.add_argument("--prefix", metavar="PATH", help="the URL path the script is served at, e.g. /app")
     return parser
 
 
@@ -77,11 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "routes":
             print(_routes(app))
         elif args.command == "cgi":
-            SERVERS["cgi"](app)
+            run(app, "cgi", prefix=args.prefix)
         else:
             if args.debug:
                 app.debug = True
-            SERVERS[args.server](app, host=args.host, port=args.port)
+            options = {"socket": args.socket} if args.socket else {}
+            run(app, args.server, host=args.host, port=args.port, prefix=args.prefix, reload=args.reload, **options)
     except TargetError as exc:
         print(f"microweb: error: {exc}", file=sys.stderr)
         return 2

@@ -1,20 +1,34 @@
 """Serving an app: a registry of server adapters, chosen by name in ``App.run``.
 
-Each adapter imports its server only when it runs, so choosing one never
-costs the others. Add your own with :func:`register_server`.
+Each adapter is a function ``adapter(app, host=..., port=..., **options)``
+that serves ``app`` until the process is stopped. It imports its server only
+when it runs, so choosing one never costs the others; a missing server
+package is one clear line naming the extra to install. Add your own with
+:func:`register_server`.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+import shlex
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import unquote_to_bytes
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 ServerAdapter = Callable[..., None]
 SERVERS: dict[str, ServerAdapter] = {}
+
+#: Set in the child process the reloader starts, so that it serves instead of watching.
+RELOADER_ENV = "MICROWEB_RELOADER_CHILD"
+
+
+class ServerMissing(ImportError):
+    """The package a server adapter needs is not installed."""
 
 
 def register_server(name: str) -> Callable[[ServerAdapter], ServerAdapter]:
@@ -27,13 +41,172 @@ def register_server(name: str) -> Callable[[ServerAdapter], ServerAdapter]:
     return decorator
 
 
-def run(app: WSGIApplication, server: str = "wsgiref", **options: Any) -> None:
-    """Serve ``app`` with the server adapter called ``server``."""
+def run(
+    app: WSGIApplication,
+    server: str = "wsgiref",
+    *,
+    prefix: str | None = None,
+    reload: bool = False,
+    **options: Any,
+) -> None:
+    """Serve ``app`` with the server adapter called ``server``.
+
+    ``prefix`` serves the app under that path (``/app``: SCRIPT_NAME ``/app``,
+    404 elsewhere); ``reload`` restarts the server when a source file changes.
+    The other options go to the adapter.
+    """
     try:
         adapter = SERVERS[server]
     except KeyError:
         raise ValueError(f"Unknown server {server!r}; choose one of: {', '.join(sorted(SERVERS))}") from None
-    adapter(app, **options)
+    try:
+        if reload and not os.environ.get(RELOADER_ENV):
+            run_with_reloader(watch=[_app_dir(app), os.getcwd()])
+            return
+        if prefix:
+            app = PrefixMiddleware(app, prefix)
+        adapter(app, **options)
+    except ServerMissing as exc:
+        # One line, no traceback: the fix is an install command, not a code change.
+        raise SystemExit(f"microweb: {exc}") from None
+
+
+def require(module: str, extra: str) -> Any:
+    """Import ``module`` for a server adapter, or fail with the extra that provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise ServerMissing(
+                f"the {extra!r} server needs the {exc.name!r} package: pip install 'microweb[{extra}]'"
+            ) from None
+        raise
+
+
+# ---------------------------------------------------------------- the path the app sees
+
+
+def _request_path(environ: WSGIEnvironment) -> str | None:
+    """The path of REQUEST_URI, decoded like PATH_INFO (bytes as latin-1), or None if unknown."""
+    uri = environ.get("REQUEST_URI")
+    if not uri:
+        return None
+    path = uri.split("?", 1)[0]
+    if "://" in path:  # an absolute-form request target
+        path = "/" + path.split("://", 1)[1].partition("/")[2]
+    return unquote_to_bytes(path).decode("latin-1")
+
+
+def fix_cgi_paths(environ: WSGIEnvironment) -> None:
+    """Make SCRIPT_NAME the public mount point and PATH_INFO the rest, as servers disagree.
+
+    Checked against the requested path (REQUEST_URI): IIS repeats SCRIPT_NAME
+    in PATH_INFO, and behind a rewrite rule SCRIPT_NAME is the script's own
+    location (``/cgi-bin/app.cgi``) instead of the URL the client used.
+    """
+    path = _request_path(environ)
+    script = environ.get("SCRIPT_NAME", "")
+    info = environ.get("PATH_INFO", "")
+    if path is None or script + info == path:
+        return
+    if info == path and info.startswith(script):
+        environ["PATH_INFO"] = info[len(script) :]
+    elif info and path.endswith(info):
+        environ["SCRIPT_NAME"] = path[: len(path) - len(info)]
+
+
+class PrefixMiddleware:
+    """Serve an app under ``prefix``: SCRIPT_NAME becomes the prefix, PATH_INFO the rest.
+
+    Works on the whole path (SCRIPT_NAME + PATH_INFO), so it is right whether
+    or not the server already split off the prefix. Paths outside the prefix
+    get a plain 404 (``/apple`` is not under ``/app``).
+    """
+
+    def __init__(self, app: WSGIApplication, prefix: str) -> None:
+        self.app = app
+        self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Move the prefix into SCRIPT_NAME and call the app, or answer 404."""
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        prefix = self.prefix
+        if path != prefix and not path.startswith(prefix + "/"):
+            body = b"Not Found\n"
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+            return [body]
+        environ["SCRIPT_NAME"] = prefix
+        environ["PATH_INFO"] = path[len(prefix) :]
+        return self.app(environ, start_response)
+
+
+def for_mod_python(app: WSGIApplication) -> WSGIApplication:
+    """Wrap ``app`` for mod_python's WSGI handler (``PythonHandler mod_python.wsgi``).
+
+    mod_python 3.5 (Debian 12's) drops the status given to ``start_response``,
+    so every answer went out as 200, and hands over SCRIPT_NAME and PATH_INFO
+    decoded as UTF-8 instead of WSGI's bytes-as-latin-1. Both are put right
+    here; under any other server the wrapper changes nothing.
+    """
+
+    def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        req: Any = environ.get("wsgi.input")  # mod_python passes its request object as the input
+        if not hasattr(req, "build_wsgi_env"):
+            return app(environ, start_response)
+        for key in ("SCRIPT_NAME", "PATH_INFO"):
+            value = environ.get(key, "")
+            if not value.isascii():
+                environ[key] = value.encode("utf-8", "surrogateescape").decode("latin-1")
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
+            req.status = int(status[:3])
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return wrapped
+
+
+# ---------------------------------------------------------------- the reloader
+
+
+def _app_dir(app: WSGIApplication) -> str:
+    root = getattr(app, "root_path", None)
+    return root if isinstance(root, str) else os.getcwd()
+
+
+def _own_command() -> list[str]:
+    """The command line that started this process, runnable again (``-m`` kept)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name:
+        name = spec.name.removesuffix(".__main__")
+        return [sys.executable, "-m", name, *sys.argv[1:]]
+    return [sys.executable, *sys.argv]
+
+
+def run_with_reloader(watch: Iterable[str]) -> None:
+    """Run this program again in a child process, restarted whenever a ``.py`` file under ``watch`` changes."""
+    watchfiles = require("watchfiles", "reload")
+    paths = sorted({os.path.abspath(path) for path in watch})
+    print(f" * microweb reloader watching {', '.join(paths)}", file=sys.stderr, flush=True)
+    os.environ[RELOADER_ENV] = "1"
+    try:
+        watchfiles.run_process(
+            *paths,
+            target=shlex.join(_own_command()),
+            target_type="command",
+            watch_filter=watchfiles.PythonFilter(),
+            callback=lambda changes: print(" * microweb reloading: a source file changed", file=sys.stderr),
+            debounce=300,
+        )
+    except KeyboardInterrupt:
+        pass
+
+
+# ---------------------------------------------------------------- the adapters
 
 
 @register_server("wsgiref")
@@ -63,9 +236,122 @@ def serve_wsgiref(app: WSGIApplication, host: str = "127.0.0.1", port: int = 800
             pass
 
 
+class _CGIInput:
+    """The CGI request body: at most CONTENT_LENGTH bytes, and the rest drained at the end.
+
+    A CGI script that exits with part of its body unread makes Apache's
+    mod_cgid reset the connection and the response is cut off (a 405 or 404
+    to a POST, for example), so whatever the app left unread is read first.
+    """
+
+    def __init__(self, stream: BinaryIO, length: int) -> None:
+        self.stream = stream
+        self.left = length
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read up to ``size`` bytes (all that is left if negative or None)."""
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.stream.read(size) if size else b""
+        self.left -= len(data)
+        if size and not data:
+            self.left = 0  # the server sent less than it announced
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        """Read one line, at most ``size`` bytes."""
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        line = self.stream.readline(size) if size else b""
+        self.left -= len(line)
+        return line
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        """All the lines left."""
+        return list(iter(self.readline, b""))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def drain(self) -> None:
+        """Read and drop what the app did not read."""
+        for _ in range(self.left // 65536 + 2):
+            if not self.left or not self.read(65536):
+                return
+
+
 @register_server("cgi")
 def serve_cgi(app: WSGIApplication, **_ignored: Any) -> None:
     """Answer the one request of this CGI process (the web server runs the script per request)."""
     from wsgiref.handlers import CGIHandler
 
-    CGIHandler().run(app)
+    def normalised(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        fix_cgi_paths(environ)
+        return app(environ, start_response)
+
+    try:
+        length = max(0, int(os.environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        length = 0
+    handler = CGIHandler()
+    body = _CGIInput(sys.stdin.buffer, length)
+    handler.stdin = body
+    handler.run(normalised)
+    body.drain()
+
+
+def _bind_address(host: str, port: int, socket: str | None) -> str | tuple[str, int]:
+    return socket if socket else (host, port)
+
+
+@register_server("fastcgi")
+def serve_fastcgi(
+    app: WSGIApplication,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    socket: str | None = None,
+    umask: int | None = None,
+    **options: Any,
+) -> None:
+    """A FastCGI backend (flup) on TCP ``host:port`` or on the unix ``socket`` path."""
+    fcgi = require("flup.server.fcgi", "fastcgi")
+    options.setdefault("debug", False)  # never show tracebacks to clients
+    fcgi.WSGIServer(app, bindAddress=_bind_address(host, port, socket), umask=umask, **options).run()
+
+
+@register_server("scgi")
+def serve_scgi(
+    app: WSGIApplication,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    socket: str | None = None,
+    umask: int | None = None,
+    **options: Any,
+) -> None:
+    """An SCGI backend (flup) on TCP ``host:port`` or on the unix ``socket`` path."""
+    scgi = require("flup.server.scgi", "fastcgi")
+    options.setdefault("debug", False)
+    scgi.WSGIServer(app, bindAddress=_bind_address(host, port, socket), umask=umask, **options).run()
+
+
+@register_server("waitress")
+def serve_waitress(app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """waitress, a production server in pure Python (``threads=4`` by default)."""
+    require("waitress", "waitress").serve(app, host=host, port=port, **options)
+
+
+@register_server("gunicorn")
+def serve_gunicorn(app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """gunicorn, pre-forking (POSIX only); options are its settings, e.g. ``workers=2, worker_class="gthread"``."""
+    base = require("gunicorn.app.base", "gunicorn")
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def load_config(self: Any) -> None:
+        self.cfg.set("bind", [bind])
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self: Any) -> WSGIApplication:
+        return app
+
+    # Built with type(): gunicorn has no type hints to subclass under mypy --strict.
+    server = type("MicrowebGunicorn", (base.BaseApplication,), {"load_config": load_config, "load": load})
+    server().run()

@@ -1,0 +1,174 @@
+"""A small harness for the gateway tests: free ports, configs from templates, server processes.
+
+Every server runs in its own session (process group) and is stopped by its PID:
+SIGTERM, a bounded wait, SIGKILL, then any descendant it left behind is killed
+by PID too, after checking that the PID still belongs to the same process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+CONF = Path(__file__).parent / "conf"
+STOP_TIMEOUT = 10.0
+READY_TIMEOUT = 20.0
+
+
+def missing(reason: str) -> NoReturn:
+    """A server this gateway needs is not here: a failure in CI (``CI=true``), else a skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: every gateway must run)")
+    pytest.skip(reason)
+
+
+def program(name: str) -> str:
+    """The path of an installed program (also found in /usr/sbin, which may not be on PATH)."""
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin")
+    if path is None:
+        missing(f"{name} is not installed (run .ci/install-servers)")
+    return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def render(template: str, dest: Path, mode: int = 0o644, **values: str) -> Path:
+    """Write ``conf/template`` to ``dest`` with every ``@@NAME@@`` replaced by ``values[NAME]``."""
+    text = (CONF / template).read_text()
+    for name, value in values.items():
+        text = text.replace(f"@@{name}@@", value)
+    assert "@@" not in text, f"{template}: a placeholder has no value"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text)
+    dest.chmod(mode)
+    return dest
+
+
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(parent PID, start time) of a live process, or None."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = data[data.rindex(")") + 2 :].split()
+    return int(fields[1]), fields[19]
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """The live descendants of ``pid`` as (PID, start time), so a reused PID is never hit."""
+    children: dict[int, list[tuple[int, str]]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            info = _stat(int(entry))
+            if info is not None:
+                children.setdefault(info[0], []).append((int(entry), info[1]))
+    found: list[tuple[int, str]] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child[0])
+    return found
+
+
+class ServerProcess:
+    """One server process: started with a log file, awaited on its port or socket, stopped by PID."""
+
+    def __init__(
+        self, name: str, argv: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log = log
+        self.env = env
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.family: list[tuple[int, str]] = []
+
+    def start(self, ready: int | Path, timeout: float = READY_TIMEOUT) -> ServerProcess:
+        """Start, then wait (bounded) until ``ready`` (a port, or a unix socket path) accepts connections."""
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        for _ in range(int(timeout / 0.05) + 1):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} at start:\n{self.log_tail()}")
+            if _accepts(ready):
+                self.family = descendants(self.proc.pid)
+                return self
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready on {ready} after {timeout} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM, wait up to STOP_TIMEOUT, SIGKILL; then kill the descendants still alive."""
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            self.family = list({*self.family, *descendants(proc.pid)})
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(STOP_TIMEOUT)
+        for pid, started in self.family:
+            info = _stat(pid)
+            if info is not None and info[1] == started:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self.proc = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the server's log (and why it failed, usually)."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _accepts(ready: int | Path) -> bool:
+    family = socket.AF_INET if isinstance(ready, int) else socket.AF_UNIX
+    address: tuple[str, int] | str = ("127.0.0.1", ready) if isinstance(ready, int) else str(ready)
+    with socket.socket(family) as sock:
+        sock.settimeout(0.5)
+        try:
+            sock.connect(address)
+        except OSError:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def running(*servers: tuple[ServerProcess, int | Path]) -> Iterator[None]:
+    """Start the servers in order (backend first), and stop all of them in reverse, whatever happens."""
+    started: list[ServerProcess] = []
+    try:
+        for server, ready in servers:
+            started.append(server)
+            server.start(ready)
+        yield
+    finally:
+        for server in reversed(started):
+            server.stop()

@@ -1,0 +1,501 @@
+"""One app, every gateway: each real server is started with its own config and the same checks run through it.
+
+The app (``tests/gateways/gwapp.py``) is served at ``/app`` everywhere. Each
+gateway's servers start once (a module-scoped fixture) on free 127.0.0.1
+ports and are stopped by PID when its checks are done, even if they failed.
+Without a server: skipped, or failed when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import hashlib
+import http.client
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+from gateways.gwapp import SECRET, STREAM_CHUNKS, stream_line
+from gateways.harness import ServerProcess, free_port, missing, program, render, running
+
+import microweb
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+GATEWAY_DIR = Path(__file__).resolve().parent / "gateways"
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # what Debian's mod_wsgi and mod_python embed
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
+
+
+@dataclass
+class Gateway:
+    """A running gateway: its public port and what proves the real server answered."""
+
+    name: str
+    port: int
+    server_header: str  # the start of the response's Server header
+    facts: dict[str, Any] = field(default_factory=dict)  # values the app must see in its environ
+    argv0: str = ""  # the start of the serving process's command line
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Ctx:
+    """What a gateway starter gets: its own directory, the app's directory, and lazy fixtures."""
+
+    g: Path
+    appdir: Path
+    request: pytest.FixtureRequest
+
+    def log(self, name: str) -> Path:
+        return self.g / "logs" / f"{name}.log"
+
+    def sys_venv(self) -> Path:
+        return Path(self.request.getfixturevalue("sys_venv"))
+
+
+# ---------------------------------------------------------------- session-wide set-up
+
+
+@pytest.fixture(scope="session")
+def workroot() -> Iterator[Path]:
+    """A temp dir that Apache's www-data can read (pytest's own temp dirs are 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="microweb-gw-"))
+    root.chmod(0o755)
+    yield root
+    if not os.environ.get("MICROWEB_KEEP_GATEWAY_DIRS"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def appdir(workroot: Path) -> Path:
+    """The app and a copy of microweb, where every server user can read them."""
+    app = workroot / "app"
+    shutil.copytree(Path(microweb.__file__).parent, app / "microweb", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(GATEWAY_DIR / "gwapp.py", app / "gwapp.py")
+    for path in [app, *app.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return app
+
+
+def _runtime_requirements() -> list[str]:
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    return [line.strip() for line in cfg["options"]["install_requires"].splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def sys_venv(appdir: Path) -> Path:
+    """A venv of /usr/bin/python3 with microweb's dependencies, cached across runs (the project is not in it)."""
+    if not SYSTEM_PYTHON.exists():
+        missing(f"{SYSTEM_PYTHON} (the Python of Debian's Apache modules) is not installed")
+    reqs = _runtime_requirements()
+    version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
+    key = hashlib.sha256("\n".join([version.stdout, *reqs]).encode()).hexdigest()[:12]
+    venv = Path(f"/var/tmp/microweb-gw-venv-{key}")
+    if not (venv / "complete").exists():
+        building = Path(tempfile.mkdtemp(prefix=venv.name + ".", dir="/var/tmp"))
+        made = subprocess.run([SYSTEM_PYTHON, "-m", "venv", building], capture_output=True, text=True)
+        if made.returncode:
+            missing(f"cannot make a venv of {SYSTEM_PYTHON} (apt-get install python3-venv): {made.stderr.strip()}")
+        pip = [building / "bin/python", "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs]
+        subprocess.run(pip, check=True, timeout=300)
+        building.chmod(0o755)
+        (building / "complete").touch()
+        with contextlib.suppress(OSError):  # another run may have finished first: keep either
+            building.rename(venv)
+        if not (venv / "complete").exists():
+            venv = building
+    # Apache's children run as www-data: prove they can import the app with this Python.
+    probe = subprocess.run(
+        [program("runuser"), "-u", "www-data", "--", venv / "bin/python", "-c", "import gwapp, werkzeug"],
+        env={"PYTHONPATH": str(appdir), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert probe.returncode == 0, f"www-data cannot import the app with {venv}: {probe.stderr}"
+    return venv
+
+
+# ---------------------------------------------------------------- how each server is started
+
+
+def _need_module(name: str, extra: str) -> None:
+    if importlib.util.find_spec(name) is None:
+        missing(f"{name} is not installed: pip install -e '.[{extra}]'")
+
+
+def _python_server(ctx: Ctx, name: str, *args: str) -> ServerProcess:
+    """``microweb run gwapp:app ARGS`` with this test run's Python."""
+    argv = [sys.executable, "-m", "microweb", "run", "gwapp:app", *args]
+    env = {**os.environ, "HOME": str(ctx.g)}  # gunicorn keeps a control socket under $HOME
+    return ServerProcess(name, argv, ctx.log(name), env=env, cwd=ctx.appdir)
+
+
+def _checked(argv: list[str], what: str) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    if done.returncode:
+        raise RuntimeError(f"{what} config test failed:\n{done.stdout}{done.stderr}")
+
+
+def _nginx(ctx: Ctx, location: str, backend_port: int) -> tuple[ServerProcess, int]:
+    nginx = program("nginx")
+    port = free_port()
+    for sub in ("run", "logs", "tmp"):
+        (ctx.g / sub).mkdir(parents=True, exist_ok=True)
+    shutil.chown(ctx.g / "tmp", "www-data", "www-data")  # nginx workers write request bodies here
+    block = render(location, ctx.g / location, BACKEND_PORT=str(backend_port)).read_text()
+    conf = render("nginx.conf", ctx.g / "nginx.conf", G=str(ctx.g), PORT=str(port), LOCATION=block)
+    argv = [nginx, "-c", str(conf), "-p", f"{ctx.g}/", "-e", str(ctx.g / "logs/error.log")]
+    _checked([*argv, "-t"], "nginx")
+    return ServerProcess("nginx", argv, ctx.log("nginx")), port
+
+
+def _lighttpd(ctx: Ctx, template: str) -> tuple[ServerProcess, int]:
+    lighttpd = program("lighttpd")
+    port = free_port()
+    for sub in ("run", "logs", "docroot"):
+        (ctx.g / sub).mkdir(parents=True, exist_ok=True)
+    conf = render(template, ctx.g / "lighttpd.conf", G=str(ctx.g), PORT=str(port))
+    _checked([lighttpd, "-tt", "-f", str(conf)], "lighttpd")
+    return ServerProcess("lighttpd", [lighttpd, "-D", "-f", str(conf)], ctx.log("lighttpd")), port
+
+
+def _apache(ctx: Ctx, template: str, module: str, **values: str) -> tuple[ServerProcess, int]:
+    apache = Path("/usr/sbin/apache2")  # by full path: mod_wsgi's display-name rewrites argv[0] in place
+    if not apache.exists():
+        missing("apache2 is not installed (run .ci/install-servers)")
+    if not (APACHE_MODULES / module).exists():
+        missing(f"{APACHE_MODULES / module} is not installed (run .ci/install-servers)")
+    port = free_port()
+    ctx.g.chmod(0o755)
+    for sub in ("run", "logs", "docroot"):
+        (ctx.g / sub).mkdir(parents=True, exist_ok=True)
+    gateway = render(template, ctx.g / template, G=str(ctx.g), **values).read_text()
+    conf = render("apache.conf", ctx.g / "httpd.conf", G=str(ctx.g), PORT=str(port), GATEWAY=gateway)
+    _checked([str(apache), "-t", "-f", str(conf)], "apache2")
+    return ServerProcess("apache2", [str(apache), "-f", str(conf), "-DFOREGROUND"], ctx.log("apache2")), port
+
+
+@contextlib.contextmanager
+def gw_wsgiref(ctx: Ctx) -> Iterator[Gateway]:
+    port = free_port()
+    with running((_python_server(ctx, "wsgiref", "--port", str(port), "--prefix", "/app"), port)):
+        yield Gateway("wsgiref", port, "WSGIServer/")
+
+
+@contextlib.contextmanager
+def gw_waitress(ctx: Ctx) -> Iterator[Gateway]:
+    _need_module("waitress", "waitress")
+    port = free_port()
+    server = _python_server(ctx, "waitress", "--server", "waitress", "--port", str(port), "--prefix", "/app")
+    with running((server, port)):
+        yield Gateway("waitress", port, "waitress")
+
+
+@contextlib.contextmanager
+def gw_gunicorn_sync(ctx: Ctx) -> Iterator[Gateway]:
+    _need_module("gunicorn", "gunicorn")
+    port = free_port()
+    server = _python_server(ctx, "gunicorn", "--server", "gunicorn", "--port", str(port), "--prefix", "/app")
+    with running((server, port)):
+        yield Gateway("gunicorn-sync", port, "gunicorn", {"multithread": False})
+
+
+@contextlib.contextmanager
+def gw_gunicorn_gthread(ctx: Ctx) -> Iterator[Gateway]:
+    _need_module("gunicorn", "gunicorn")
+    port = free_port()
+    # The Python API, as the README shows it: gunicorn settings pass through app.run().
+    code = (
+        "import sys; from gwapp import app; "
+        "app.run(server='gunicorn', port=int(sys.argv[1]), prefix='/app', workers=2, worker_class='gthread', threads=4)"
+    )
+    env = {**os.environ, "HOME": str(ctx.g)}
+    server = ServerProcess("gunicorn", [sys.executable, "-c", code, str(port)], ctx.log("gunicorn"), env, ctx.appdir)
+    with running((server, port)):
+        yield Gateway("gunicorn-gthread", port, "gunicorn", {"multithread": True})
+
+
+@contextlib.contextmanager
+def gw_cgi_lighttpd(ctx: Ctx) -> Iterator[Gateway]:
+    render("app-lighttpd.cgi", ctx.g / "cgi-bin/app.cgi", 0o755, PYTHON=sys.executable, APPDIR=str(ctx.appdir))
+    server, port = _lighttpd(ctx, "lighttpd-cgi.conf")
+    with running((server, port)):
+        yield Gateway("cgi-lighttpd", port, "lighttpd", {"gateway_interface": "CGI/1.1"})
+
+
+@contextlib.contextmanager
+def gw_cgi_apache(ctx: Ctx) -> Iterator[Gateway]:
+    venv = ctx.sys_venv()
+    render("app-apache.cgi", ctx.g / "cgi-bin/app.cgi", 0o755, PYTHON=str(venv / "bin/python"), APPDIR=str(ctx.appdir))
+    (ctx.g / "cgi-bin").chmod(0o755)
+    server, port = _apache(ctx, "apache-cgi.conf", "mod_cgid.so")
+    with running((server, port)):
+        yield Gateway("cgi-apache", port, "Apache", {"gateway_interface": "CGI/1.1"})
+
+
+@contextlib.contextmanager
+def gw_fastcgi_nginx(ctx: Ctx) -> Iterator[Gateway]:
+    _need_module("flup", "fastcgi")
+    backend_port = free_port()
+    backend = _python_server(ctx, "flup-fcgi", "--server", "fastcgi", "--port", str(backend_port))
+    nginx, port = _nginx(ctx, "nginx-fastcgi.conf", backend_port)
+    with running((backend, backend_port), (nginx, port)):
+        yield Gateway("fastcgi-nginx", port, "nginx")
+
+
+@contextlib.contextmanager
+def gw_fastcgi_lighttpd(ctx: Ctx) -> Iterator[Gateway]:
+    _need_module("flup", "fastcgi")
+    sock = ctx.g / "run/fcgi.sock"
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    backend = _python_server(ctx, "flup-fcgi", "--server", "fastcgi", "--socket", str(sock))
+    lighttpd, port = _lighttpd(ctx, "lighttpd-fastcgi.conf")
+    with running((backend, sock), (lighttpd, port)):
+        yield Gateway("fastcgi-lighttpd", port, "lighttpd")
+
+
+@contextlib.contextmanager
+def gw_scgi_nginx(ctx: Ctx) -> Iterator[Gateway]:
+    _need_module("flup", "fastcgi")
+    backend_port = free_port()
+    backend = _python_server(ctx, "flup-scgi", "--server", "scgi", "--port", str(backend_port))
+    nginx, port = _nginx(ctx, "nginx-scgi.conf", backend_port)
+    with running((backend, backend_port), (nginx, port)):
+        yield Gateway("scgi-nginx", port, "nginx")
+
+
+def _mod_wsgi(ctx: Ctx, template: str) -> tuple[ServerProcess, int]:
+    venv = ctx.sys_venv()
+    render("app.wsgi", ctx.g / "wsgi/app.wsgi")
+    (ctx.g / "wsgi").chmod(0o755)
+    return _apache(ctx, template, "mod_wsgi.so", VENV=str(venv), APPDIR=str(ctx.appdir))
+
+
+@contextlib.contextmanager
+def gw_mod_wsgi_embedded(ctx: Ctx) -> Iterator[Gateway]:
+    server, port = _mod_wsgi(ctx, "apache-mod-wsgi-embedded.conf")
+    with running((server, port)):
+        yield Gateway("mod_wsgi-embedded", port, "Apache", {"mod_wsgi_process_group": ""}, "/usr/sbin/apache2")
+
+
+@contextlib.contextmanager
+def gw_mod_wsgi_daemon(ctx: Ctx) -> Iterator[Gateway]:
+    server, port = _mod_wsgi(ctx, "apache-mod-wsgi-daemon.conf")
+    with running((server, port)):
+        yield Gateway("mod_wsgi-daemon", port, "Apache", {"mod_wsgi_process_group": "microweb"}, "(wsgi:microweb)")
+
+
+@contextlib.contextmanager
+def gw_mod_python(ctx: Ctx) -> Iterator[Gateway]:
+    venv = ctx.sys_venv()
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    server, port = _apache(
+        ctx, "apache-mod-python.conf", "mod_python.so", APPDIR=str(ctx.appdir), SITE_PACKAGES=str(site)
+    )
+    with running((server, port)):
+        yield Gateway("mod_python", port, "Apache", {"mod_python": True}, "/usr/sbin/apache2")
+
+
+@contextlib.contextmanager
+def gw_nginx_gunicorn(ctx: Ctx) -> Iterator[Gateway]:
+    _need_module("gunicorn", "gunicorn")
+    backend_port = free_port()
+    argv = [
+        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{backend_port}", "--workers", "2",
+        "--no-control-socket", "gwapp:create_proxied_app()",
+    ]  # fmt: skip
+    backend = ServerProcess("gunicorn", argv, ctx.log("gunicorn"), {**os.environ, "HOME": str(ctx.g)}, ctx.appdir)
+    nginx, port = _nginx(ctx, "nginx-proxy.conf", backend_port)
+    with running((backend, backend_port), (nginx, port)):
+        yield Gateway("nginx-gunicorn-proxyfix", port, "nginx", {"remote_addr": "127.0.0.1"})
+
+
+GATEWAYS: dict[str, Callable[[Ctx], contextlib.AbstractContextManager[Gateway]]] = {
+    "wsgiref": gw_wsgiref,
+    "waitress": gw_waitress,
+    "gunicorn-sync": gw_gunicorn_sync,
+    "gunicorn-gthread": gw_gunicorn_gthread,
+    "cgi-lighttpd": gw_cgi_lighttpd,
+    "cgi-apache": gw_cgi_apache,
+    "fastcgi-nginx": gw_fastcgi_nginx,
+    "fastcgi-lighttpd": gw_fastcgi_lighttpd,
+    "scgi-nginx": gw_scgi_nginx,
+    "mod_wsgi-embedded": gw_mod_wsgi_embedded,
+    "mod_wsgi-daemon": gw_mod_wsgi_daemon,
+    "mod_python": gw_mod_python,
+    "nginx-gunicorn-proxyfix": gw_nginx_gunicorn,
+}
+
+
+@pytest.fixture(scope="module", params=list(GATEWAYS))
+def gw(request: pytest.FixtureRequest, workroot: Path, appdir: Path) -> Iterator[Gateway]:
+    """One running gateway, shared by all the checks below."""
+    name: str = request.param
+    g = workroot / name
+    g.mkdir(mode=0o755)
+    with GATEWAYS[name](Ctx(g, appdir, request)) as gateway:
+        yield gateway
+
+
+# ---------------------------------------------------------------- the HTTP client
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def call(
+    gw: Gateway, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> Reply:
+    """One request on a new connection; redirects are not followed."""
+    conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=15)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- the checks, the same for every gateway
+
+CAFE = "/app/echo/caf%C3%A9"
+
+
+def test_real_server_answers(gw: Gateway) -> None:
+    reply = call(gw, "GET", "/app/env")
+    assert reply.status == 200, reply.body
+    assert reply.headers.get("Server", "").startswith(gw.server_header)
+    facts = reply.json()
+    for key, value in gw.facts.items():
+        assert facts[key] == value, key
+    assert facts["argv0"].startswith(gw.argv0)
+
+
+def test_get_non_ascii_path_and_query(gw: Gateway) -> None:
+    reply = call(gw, "GET", CAFE + "?q=%C3%BC+x&n=1")
+    assert reply.status == 200, reply.body
+    data = reply.json()
+    assert data["seg"] == "café"
+    assert data["args"] == {"q": "ü x", "n": "1"}
+    assert (data["script_name"], data["path_info"]) == ("/app", "/echo/café")
+
+
+def test_url_for_is_the_public_url(gw: Gateway) -> None:
+    data = call(gw, "GET", CAFE + "?n=1").json()
+    assert data["url"] == CAFE + "?n=1"
+    assert data["external"] == gw.base + CAFE
+
+
+def test_mount_point_itself(gw: Gateway) -> None:
+    reply = call(gw, "GET", "/app")
+    assert reply.status == 200, reply.body
+    data = reply.json()
+    assert data["page"] == "index"
+    assert data["script_name"] == "/app"
+    assert data["url"] == "/app/"
+
+
+def test_post_form(gw: Gateway) -> None:
+    body = b"name=J%C3%BCrgen&tags=a+b"
+    reply = call(gw, "POST", "/app/form", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status == 200, reply.body
+    assert reply.json() == {"form": {"name": "Jürgen", "tags": "a b"}, "content_length": len(body)}
+
+
+def test_post_json(gw: Gateway) -> None:
+    payload = {"text": "héllo ✓", "n": [1, 2], "big": "y" * 1_500_000}  # over nginx's default 1m limit
+    reply = call(gw, "POST", "/app/json", json.dumps(payload).encode(), {"Content-Type": "application/json"})
+    assert reply.status == 200, reply.body[:500]
+    assert reply.json() == {"json": payload}
+
+
+def test_not_found(gw: Gateway) -> None:
+    assert call(gw, "GET", "/app/nope").status == 404
+
+
+def test_outside_the_prefix_is_not_the_app(gw: Gateway) -> None:
+    assert call(gw, "GET", "/apple").status == 404
+
+
+def test_method_not_allowed(gw: Gateway) -> None:
+    reply = call(gw, "POST", "/app/echo/x", b"a=1", {"Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status == 405
+    assert {"GET", "HEAD"} <= {m.strip() for m in reply.headers.get("Allow", "").split(",")}
+
+
+def test_redirect_stays_behind_the_prefix(gw: Gateway) -> None:
+    reply = call(gw, "GET", "/app/go")
+    assert reply.status in (302, 303)
+    target = urljoin(gw.base + "/app/go", reply.headers["Location"])
+    assert target == gw.base + "/app/target"
+    assert call(gw, "GET", target[len(gw.base) :]).json() == {"page": "target"}
+
+
+def test_streamed_response_arrives_whole(gw: Gateway) -> None:
+    reply = call(gw, "GET", "/app/stream")
+    assert reply.status == 200
+    assert reply.body == b"".join(stream_line(i) for i in range(STREAM_CHUNKS))
+
+
+def test_head_has_no_body(gw: Gateway) -> None:
+    # A raw socket: http.client would not read a body that a HEAD answer wrongly carried.
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=15) as sock:
+        sock.sendall(f"HEAD {CAFE} HTTP/1.1\r\nHost: 127.0.0.1:{gw.port}\r\nConnection: close\r\n\r\n".encode())
+        raw = b""
+        for _ in range(1000):  # until the server closes (bounded)
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].split()[1] == b"200", head
+    assert rest == b""
+
+
+def test_server_error_shows_no_traceback(gw: Gateway) -> None:
+    reply = call(gw, "GET", "/app/boom")
+    assert reply.status == 500
+    assert b"Traceback" not in reply.body
+    assert SECRET.encode() not in reply.body
+
+
+@pytest.mark.parametrize("gw", ["cgi-lighttpd", "cgi-apache"], indirect=True)
+def test_cgi_runs_a_process_per_request(gw: Gateway) -> None:
+    pids = {call(gw, "GET", "/app/env").json()["pid"] for _ in range(2)}
+    assert len(pids) == 2
+
+
+@pytest.mark.parametrize("gw", ["nginx-gunicorn-proxyfix"], indirect=True)
+def test_proxy_fix_trusts_one_hop(gw: Gateway) -> None:
+    # A client's own X-Forwarded-* values must not win: nginx appends the real address and
+    # overwrites the others, and ProxyFix reads only the last hop.
+    spoof = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/evil"}
+    data = call(gw, "GET", CAFE, headers=spoof).json()
+    assert data["remote_addr"] == "127.0.0.1"
+    assert data["url_scheme"] == "http"
+    assert data["external"] == gw.base + CAFE
