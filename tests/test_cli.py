@@ -1,0 +1,144 @@
+"""The ``microweb`` command: run, routes, cgi, help, and one clear line for a bad target."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from gateways.harness import free_port
+
+from microweb.cli import main
+
+APP_SOURCE = """
+from microweb import App
+
+app = App(__name__)
+NOT_AN_APP = 42
+
+
+@app.get("/")
+def index():
+    return "hello from the cli"
+
+
+@app.route("/items/<int:item_id>", methods=["GET", "PUT"])
+def item(item_id):
+    return {"id": item_id}
+
+
+def create_app():
+    factory_made = App(__name__)
+    factory_made.add_route("/made", lambda: "made", endpoint="made")
+    return factory_made
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory with ``cliapp.py``, made the working directory (as a user would run the command)."""
+    (tmp_path / "cliapp.py").write_text(APP_SOURCE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cliapp", raising=False)
+    return tmp_path
+
+
+def test_routes_table(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes", "cliapp:app"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["Rule", "Methods", "Endpoint"]
+    rows = [line.split() for line in lines[1:]]
+    assert ["/", "GET,HEAD,OPTIONS", "index"] in rows
+    assert ["/items/<int:item_id>", "GET,HEAD,OPTIONS,PUT", "item"] in rows
+
+
+def test_factory_target(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes", "cliapp:create_app()"]) == 0
+    assert "made" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nosuchmodule:app", "no module named 'nosuchmodule'"),
+        ("cliapp:nosuchapp", "module 'cliapp' has no attribute 'nosuchapp'"),
+        ("cliapp:NOT_AN_APP", "'cliapp:NOT_AN_APP' is a int, not a WSGI application"),
+        ("cliapp", "'cliapp' is not MODULE:APP"),
+    ],
+)
+def test_bad_target_is_one_clear_line(
+    project: Path, capsys: pytest.CaptureFixture[str], target: str, message: str
+) -> None:
+    assert main(["routes", target]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("microweb: error: ") and message in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command", [[sys.executable, "-m", "microweb"], [str(Path(sys.executable).parent / "microweb")]]
+)
+def test_bad_target_exits_non_zero_without_traceback(project: Path, command: list[str]) -> None:
+    if not Path(command[0]).exists():
+        pytest.skip("the console script is not installed (pip install -e .)")
+    done = subprocess.run([*command, "run", "nosuchmodule:app"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip()
+        == "microweb: error: no module named 'nosuchmodule' (run from its directory or fix PYTHONPATH)"
+    )
+
+
+@pytest.mark.parametrize("args", [[], ["run"], ["routes"], ["cgi"]])
+def test_help_everywhere(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--help"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: microweb")
+
+
+def test_run_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--host", "--port", "--server", "--debug", "--reload", "--prefix", "--socket"):
+        assert option in out
+    for server in ("wsgiref", "cgi", "fastcgi", "scgi", "waitress", "gunicorn"):
+        assert server in out
+
+
+@pytest.mark.slow
+def test_run_serves_with_a_startup_line_and_request_log(project: Path) -> None:
+    port = free_port()
+    argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--port", str(port)]
+    proc = subprocess.Popen(argv, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        body = b""
+        for _ in range(100):  # up to about 10 s for the server to listen
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    body = response.read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body == b"hello from the cli"
+        time.sleep(0.3)  # the request line is logged just after the response went out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    assert proc.stderr is not None
+    with proc.stderr:
+        log = proc.stderr.read().decode()
+    assert f"microweb serving on http://127.0.0.1:{port}/" in log
+    assert '"GET / HTTP/1.1" 200' in log

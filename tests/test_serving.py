@@ -1,0 +1,293 @@
+"""The serving layer without web servers: the adapter registry, the prefix mount, CGI paths, the reloader."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from wsgiref.util import setup_testing_defaults
+from wsgiref.validate import validator
+
+import pytest
+from gateways.harness import free_port
+
+from microweb import App
+from microweb.serving import (
+    SERVERS,
+    PrefixMiddleware,
+    ServerMissing,
+    _CGIInput,
+    fix_cgi_paths,
+    for_mod_python,
+    register_server,
+    require,
+    run,
+)
+
+GATEWAY_DIR = Path(__file__).parent / "gateways"
+
+
+def paths_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    body = f"{environ['SCRIPT_NAME']}|{environ['PATH_INFO']}".encode("latin-1")
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def call(app: Any, **environ: str) -> tuple[str, bytes]:
+    env: dict[str, Any] = {"QUERY_STRING": "", "SCRIPT_NAME": "", **environ}
+    setup_testing_defaults(env)
+    status: list[str] = []
+
+    def start_response(s: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        status.append(s)
+        return lambda data: None
+
+    result = validator(app)(env, start_response)
+    try:
+        return status[0], b"".join(result)
+    finally:
+        result.close()
+
+
+# ---------------------------------------------------------------- the registry
+
+
+def test_registered_adapter_gets_the_app_and_options() -> None:
+    seen: dict[str, Any] = {}
+
+    @register_server("test-recorder")
+    def recorder(app: Any, **options: Any) -> None:
+        seen.update(app=app, **options)
+
+    try:
+        app = App(__name__)
+        app.run(server="test-recorder", port=1234, threads=3)
+        assert seen == {"app": app, "host": "127.0.0.1", "port": 1234, "threads": 3}
+    finally:
+        del SERVERS["test-recorder"]
+
+
+def test_prefix_option_wraps_the_app() -> None:
+    seen: dict[str, Any] = {}
+    register_server("test-recorder")(lambda app, **options: seen.update(app=app))
+    try:
+        run(paths_app, "test-recorder", prefix="/app/")
+        assert call(seen["app"], PATH_INFO="/app/x") == ("200 OK", b"/app|/x")
+    finally:
+        del SERVERS["test-recorder"]
+
+
+def test_unknown_server_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="Unknown server 'nope'.*cgi, fastcgi, gunicorn, scgi, waitress, wsgiref"):
+        run(paths_app, "nope")
+
+
+def test_every_documented_server_is_registered() -> None:
+    assert {"wsgiref", "cgi", "fastcgi", "scgi", "waitress", "gunicorn"} <= set(SERVERS)
+
+
+def test_require_names_the_extra() -> None:
+    with pytest.raises(ServerMissing, match=r"pip install 'microweb\[waitress\]'"):
+        require("microweb_test_no_such_package", "waitress")
+
+
+def test_missing_server_package_is_one_line_without_traceback() -> None:
+    code = "import sys; sys.modules['waitress'] = None\nfrom microweb import App\nApp().run(server='waitress')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr == (
+        "microweb: the 'waitress' server needs the 'waitress' package: pip install 'microweb[waitress]'\n"
+    )
+
+
+def test_server_packages_are_imported_only_when_chosen() -> None:
+    code = "import sys, microweb, microweb.serving, microweb.cli; print(sorted(set(sys.modules) & MODS))"
+    mods = {"flup", "gunicorn", "waitress", "watchfiles"}
+    done = subprocess.run([sys.executable, "-c", code.replace("MODS", repr(mods))], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+# ---------------------------------------------------------------- the prefix mount
+
+
+@pytest.mark.parametrize(
+    ("script_name", "path_info", "expected"),
+    [
+        ("", "/app/echo/x", b"/app|/echo/x"),
+        ("", "/app", b"/app|"),
+        ("", "/app/", b"/app|/"),
+        ("/app", "/echo/x", b"/app|/echo/x"),  # already split by the server: unchanged
+        ("/app/echo", "/x", b"/app|/echo/x"),
+    ],
+)
+def test_prefix_moves_the_mount_point_to_script_name(script_name: str, path_info: str, expected: bytes) -> None:
+    assert call(PrefixMiddleware(paths_app, "/app"), SCRIPT_NAME=script_name, PATH_INFO=path_info) == (
+        "200 OK",
+        expected,
+    )
+
+
+@pytest.mark.parametrize("path", ["/apple", "/", "/other/app", ""])
+def test_prefix_answers_404_outside_it(path: str) -> None:
+    assert call(PrefixMiddleware(paths_app, "/app"), SCRIPT_NAME="", PATH_INFO=path)[0] == "404 Not Found"
+
+
+# ---------------------------------------------------------------- CGI paths
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        # lighttpd and Apache, mounted at /app: already right
+        ({"SCRIPT_NAME": "/app", "PATH_INFO": "/a b", "REQUEST_URI": "/app/a%20b?x=1"}, ("/app", "/a b")),
+        # IIS repeats SCRIPT_NAME in PATH_INFO
+        ({"SCRIPT_NAME": "/app", "PATH_INFO": "/app/x", "REQUEST_URI": "/app/x"}, ("/app", "/x")),
+        # behind a rewrite rule: SCRIPT_NAME is the script's own location, not the public one
+        ({"SCRIPT_NAME": "/cgi-bin/app.cgi", "PATH_INFO": "/x", "REQUEST_URI": "/app/x?q"}, ("/app", "/x")),
+        # non-ASCII: bytes as latin-1, like PATH_INFO
+        (
+            {"SCRIPT_NAME": "/cgi-bin/app.cgi", "PATH_INFO": "/caf\xc3\xa9", "REQUEST_URI": "/app/caf%C3%A9"},
+            ("/app", "/caf\xc3\xa9"),
+        ),
+        # nothing to check against: left alone
+        ({"SCRIPT_NAME": "/cgi-bin/app.cgi", "PATH_INFO": "/x"}, ("/cgi-bin/app.cgi", "/x")),
+    ],
+)
+def test_cgi_paths_are_normalised(environ: dict[str, str], expected: tuple[str, str]) -> None:
+    env: dict[str, Any] = dict(environ)
+    fix_cgi_paths(env)
+    assert (env["SCRIPT_NAME"], env["PATH_INFO"]) == expected
+
+
+def test_cgi_input_stops_at_content_length_and_drains() -> None:
+    stream = io.BytesIO(b"line1\nline2\nNEXT")
+    body = _CGIInput(stream, 12)
+    assert body.readline() == b"line1\n"
+    assert body.read(3) == b"lin"
+    body.drain()
+    assert body.read() == b""
+    assert stream.read() == b"NEXT"  # never read past the body
+
+
+def cgi_request(*args: str, body: bytes = b"", **environ: str) -> tuple[str, bytes]:
+    """Run ``python -m microweb cgi`` (or ARGS) as a web server would; return the Status line and the body."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8080",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REQUEST_METHOD": "GET",
+        "HTTP_HOST": "127.0.0.1:8080",
+        "PYTHONPATH": os.pathsep.join([str(GATEWAY_DIR), *sys.path]),
+        **environ,
+    }
+    argv = [sys.executable, "-m", "microweb", "cgi", "gwapp:app", *args]
+    done = subprocess.run(argv, input=body, env=env, capture_output=True, timeout=30)
+    head, _, payload = done.stdout.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), payload
+
+
+@pytest.mark.slow
+def test_cgi_command_answers_one_request_behind_a_rewrite() -> None:
+    status, payload = cgi_request(
+        SCRIPT_NAME="/cgi-bin/app.cgi", PATH_INFO="/echo/x", REQUEST_URI="/app/echo/x?a=1", QUERY_STRING="a=1"
+    )
+    assert status == "Status: 200 OK"
+    assert b'"url":"/app/echo/x?a=1"' in payload
+
+
+@pytest.mark.slow
+def test_cgi_command_with_an_unread_body() -> None:
+    status, _ = cgi_request(
+        body=b"a=1" * 1000,
+        REQUEST_METHOD="POST",
+        CONTENT_LENGTH="3000",
+        CONTENT_TYPE="application/x-www-form-urlencoded",
+        SCRIPT_NAME="/app",
+        PATH_INFO="/echo/x",
+    )
+    assert status.startswith("Status: 405")
+
+
+# ---------------------------------------------------------------- mod_python
+
+
+class ModPythonRequest:
+    """What the wrapper uses of mod_python's request: it is also wsgi.input there."""
+
+    status = 200
+
+    def build_wsgi_env(self) -> None:
+        raise AssertionError("not called by the wrapper")
+
+
+def test_for_mod_python_sets_the_status_and_wsgi_strings() -> None:
+    req = ModPythonRequest()
+    seen: dict[str, str] = {}
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.update(path=environ["PATH_INFO"])
+        start_response("404 Not Found", [])
+        return []
+
+    env = {"wsgi.input": req, "SCRIPT_NAME": "/app", "PATH_INFO": "/café"}
+    for_mod_python(app)(env, lambda status, headers: None)
+    assert req.status == 404
+    assert seen["path"] == "/caf\xc3\xa9"
+
+
+def test_for_mod_python_is_a_no_op_elsewhere() -> None:
+    assert call(for_mod_python(paths_app), SCRIPT_NAME="/app", PATH_INFO="/x") == ("200 OK", b"/app|/x")
+
+
+# ---------------------------------------------------------------- the reloader
+
+
+@pytest.mark.slow
+def test_reloader_restarts_on_a_source_change(tmp_path: Path) -> None:
+    pytest.importorskip("watchfiles", reason="pip install -e '.[reload]'")
+    module = tmp_path / "reloadme.py"
+    source = "from microweb import App\napp = App(__name__)\n\n@app.get('/')\ndef index():\n    return 'VERSION'\n"
+    module.write_text(source.replace("VERSION", "one"))
+    port = free_port()
+    argv = [sys.executable, "-m", "microweb", "run", "reloadme:app", "--port", str(port), "--reload"]
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert poll(f"http://127.0.0.1:{port}/", b"one")
+        time.sleep(0.3)  # let the watcher settle on the first version
+        module.write_text(source.replace("VERSION", "two"))
+        assert poll(f"http://127.0.0.1:{port}/", b"two")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    assert proc.stderr is not None
+    with proc.stderr:
+        log = proc.stderr.read().decode()
+    assert "reloader watching" in log and "reloading" in log
+
+
+def poll(url: str, expected: bytes, timeout: float = 15.0) -> bool:
+    """Whether ``url`` answers ``expected`` within ``timeout`` seconds (polled every 0.1 s)."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / 0.1) + 1):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.read() == expected:
+                    return True
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return False
