@@ -15,7 +15,7 @@ from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import validator
 
 import pytest
-from gateways.harness import free_port
+from gateways.harness import CONF, README_VALUES, free_port, render_text
 
 from microweb import App
 from microweb.serving import (
@@ -291,3 +291,13 @@ def poll(url: str, expected: bytes, timeout: float = 15.0) -> bool:
             break
         time.sleep(0.1)
     return False
+
+
+# ---------------------------------------------------------------- the README
+
+
+@pytest.mark.parametrize("template", sorted(path.name for path in CONF.iterdir()))
+def test_readme_deployment_shows_the_tested_config(template: str) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- deployment:start -->")[1].split("<!-- deployment:end -->")[0]
+    assert render_text(template, **README_VALUES).rstrip() in section

@@ -47,12 +47,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def render(template: str, dest: Path, mode: int = 0o644, **values: str) -> Path:
-    """Write ``conf/template`` to ``dest`` with every ``@@NAME@@`` replaced by ``values[NAME]``."""
+#: The values the README's deployment section shows in place of the tests' temp paths and free ports.
+README_VALUES = {
+    "G": "/srv/microweb",
+    "PORT": "8080",
+    "BACKEND_PORT": "9000",
+    "APPDIR": "/srv/microweb/app",
+    "VENV": "/srv/microweb/venv",
+    "SITE_PACKAGES": "/srv/microweb/venv/lib/python3.11/site-packages",
+    "PYTHON": "/srv/microweb/venv/bin/python",
+    "LOCATION": "        # ... the location block of the gateway (below) ...",
+    "GATEWAY": "# ... the gateway's own part (below) ...",
+}
+
+
+def render_text(template: str, **values: str) -> str:
+    """``conf/template`` with every ``@@NAME@@`` replaced by ``values[NAME]``."""
     text = (CONF / template).read_text()
     for name, value in values.items():
         text = text.replace(f"@@{name}@@", value)
     assert "@@" not in text, f"{template}: a placeholder has no value"
+    return text
+
+
+def render(template: str, dest: Path, mode: int = 0o644, **values: str) -> Path:
+    """Write ``conf/template`` to ``dest``, its placeholders filled in (see :func:`render_text`)."""
+    text = render_text(template, **values)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(text)
     dest.chmod(mode)
