@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from werkzeug.exceptions import (
@@ -22,7 +22,7 @@ from werkzeug.exceptions import (
     NotFound,
     RequestEntityTooLarge,
 )
-from werkzeug.routing import Map, MapAdapter, Rule
+from werkzeug.routing import MapAdapter, Rule
 from werkzeug.security import safe_join
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response
@@ -37,6 +37,7 @@ from .context import (
     _StreamingBody,
     logger,
 )
+from .routing import RouteIndex, RuleMap
 from .sessions import SessionCookie
 
 if TYPE_CHECKING:
@@ -54,8 +55,12 @@ HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 
 
+# made once: json.dumps() with options would make an encoder per call
+_json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dump_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _json_encoder.encode(value).encode()
 
 
 def _simple_body(rv: object) -> tuple[bytes, str] | None:
@@ -122,7 +127,7 @@ class App:
             SessionCookie.check_key(secret_key)
         self.templates = templates
         self.auto_options = auto_options
-        self.url_map = Map(strict_slashes=True, merge_slashes=True)
+        self.url_map = RuleMap(strict_slashes=True, merge_slashes=True)
         self.view_functions: dict[str, Callable[..., Any]] = {}
         self.before_request_funcs: list[Callable[[], Any]] = []
         self.after_request_funcs: list[Callable[[Response], Response]] = []
@@ -130,7 +135,7 @@ class App:
         self.error_handlers: dict[int | type[BaseException], ErrorHandler] = {}
         self.wsgi_app: WSGIApplication = self._wsgi_app
         # Precomputed at registration so a request does as little as possible:
-        self._static_routes: dict[str, dict[str, str]] = {}  # path -> method -> endpoint
+        self._routes: RouteIndex | None = None
         self._explicit_head: dict[str, str] = {}  # rule -> endpoint of a view registered for HEAD
         self._no_auto_options: set[str] = set()
         self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
@@ -185,13 +190,6 @@ class App:
             self._no_auto_options.add(endpoint)
         if "HEAD" in asked:
             self._explicit_head[rule] = endpoint
-        self._adapters.clear()
-        if not url_rule.arguments and not rule_options:  # a fixed path: found by a dict lookup
-            by_method = self._static_routes.setdefault(rule, {})
-            for method in url_rule.methods or ():
-                by_method.setdefault(method, endpoint)
-            if "HEAD" in asked:
-                by_method["HEAD"] = endpoint
 
     def route(self, rule: str, methods: Iterable[str] | None = None, **options: Any) -> Callable[[F], F]:
         """Decorator form of :meth:`add_route`."""
@@ -372,20 +370,26 @@ class App:
             raise RequestEntityTooLarge(f"The request body is larger than the limit of {limit} bytes.")
 
     def _match(self, ctx: _RequestContext) -> None:
-        """Find the endpoint: a dict lookup for static paths, Werkzeug's matcher otherwise."""
+        """Find the endpoint: the route index for fixed paths and simple shapes, else Werkzeug's matcher."""
         environ = ctx.environ
         method = environ["REQUEST_METHOD"]
         path = _path_info(environ)
-        static = self._static_routes.get(path)
+        routes = self._routes
+        if routes is None or routes.version != self.url_map.version:
+            routes = self._routes = RouteIndex(self.url_map, self._explicit_head)
+        static = routes.static.get(path)
         if static is not None and method in static:
             ctx.endpoint = static[method]
             return
-        try:
-            adapter = ctx.adapter = self._adapter(environ)
-            rule, view_args = adapter.match(path, method, return_rule=True, query_args=environ.get("QUERY_STRING", ""))
-        except HTTPException as exc:
-            ctx.routing_error = exc
-            return
+        found: tuple[Rule, Mapping[str, Any]] | None = routes.match(path, method) if static is None else None
+        if found is None:
+            try:
+                adapter = ctx.adapter = self._adapter(environ)
+                found = adapter.match(path, method, return_rule=True, query_args=environ.get("QUERY_STRING", ""))
+            except HTTPException as exc:
+                ctx.routing_error = exc
+                return
+        rule, view_args = found
         ctx.view_args = dict(view_args)
         ctx.endpoint = cast(str, rule.endpoint)
         if method == "HEAD" and rule.rule in self._explicit_head:

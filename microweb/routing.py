@@ -1,0 +1,143 @@
+"""Shortcuts in front of Werkzeug's matcher, exact by construction.
+
+Werkzeug's state-machine matcher is general (any converter, host matching,
+defaults, aliases) and costs several microseconds per request. Most requests
+need far less: a fixed path like ``/about`` is a dict lookup, and most dynamic
+rules, like ``/users/<int:uid>``, are the only rule of their shape (number of
+segments, first segment), so their parts can be tested directly with
+Werkzeug's own regexes and converters. The index answers only where the
+answer is certain to be Werkzeug's; otherwise it returns None and Werkzeug
+decides (404s, 405s, redirects, and every rule it cannot vouch for).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from werkzeug.routing import Map, Rule, RuleFactory, ValidationError
+
+# One part of a rule: a fixed string, or (its regex, the names of its converter groups in order).
+_Part = str | tuple[re.Pattern[str], list[str]]
+
+
+class RuleMap(Map):
+    """Werkzeug's ``Map``, with a version number that changes whenever a rule is added."""
+
+    version = 0
+
+    def add(self, rulefactory: RuleFactory) -> None:
+        """Add a rule (see ``werkzeug.routing.Map.add``)."""
+        super().add(rulefactory)
+        self.version += 1
+
+
+class RouteIndex:
+    """Fixed paths, and rule shapes with a single candidate rule, of one version of a map."""
+
+    def __init__(self, url_map: RuleMap, explicit_head: dict[str, str]) -> None:
+        self.version = url_map.version
+        #: path -> method -> endpoint, for fixed paths
+        self.static: dict[str, dict[str, str]] = {}
+        #: (number of parts, first segment or None) -> the one rule of that shape
+        #: (None where several rules, or a redirect, may answer)
+        self.shapes: dict[tuple[int, str | None], tuple[Rule, list[_Part]] | None] = {}
+        #: first segments under which some rule reaches past one shape (e.g. <path:...>)
+        self.blocked: set[str | None] = set()
+        if url_map.host_matching or url_map.default_subdomain:
+            return  # everything goes to Werkzeug
+        rules = [rule for rule in url_map.iter_rules() if not rule.build_only]
+        self._index_static([rule for rule in rules if not rule._converters], url_map, explicit_head)
+        plain = [rule for rule in rules if rule._converters and _plain(rule, url_map)]
+        self.blocked = {_first(rule) for rule in rules if rule._converters and not _plain(rule, url_map)}
+        if None not in self.blocked:
+            self._index_shapes(plain, rules)
+
+    def _index_static(self, rules: list[Rule], url_map: Map, explicit_head: dict[str, str]) -> None:
+        claimed: dict[tuple[str, str], set[str]] = {}
+        unsure = set()  # paths where Werkzeug's rule order or redirects decide
+        for rule in rules:
+            if rule.methods is None or not _plain(rule, url_map):
+                unsure.add(rule.rule)
+            for method in rule.methods or ():
+                claimed.setdefault((rule.rule, method), set()).add(str(rule.endpoint))
+        for (path, method), endpoints in claimed.items():
+            if method == "HEAD" and path in explicit_head:
+                endpoints = {explicit_head[path]}
+            if len(endpoints) == 1 and path not in unsure:
+                self.static.setdefault(path, {})[method] = endpoints.pop()
+
+    def _index_shapes(self, plain: list[Rule], rules: list[Rule]) -> None:
+        # Rules that may answer a path of n parts: the plain dynamic rules of n parts, and
+        # every rule of n + 1 parts ending in a slash (Werkzeug redirects to those first).
+        pools: dict[int, list[Rule]] = {}
+        for rule in plain:
+            pools.setdefault(len(rule._parts), []).append(rule)
+        for rule in rules:
+            if rule._parts[-1].static and rule._parts[-1].content == "" and len(rule._parts) > 2:
+                pools.setdefault(len(rule._parts) - 1, []).append(rule)
+        for size, pool in pools.items():
+            for first in {_first(rule) for rule in pool}:
+                # A path starting with `first` may match rules starting with it or with a
+                # variable; a path starting with anything else (key None), only the latter.
+                matching = [rule for rule in pool if _first(rule) in (first, None)]
+                only = matching[0] if len(matching) == 1 else None
+                exact = only is not None and len(only._parts) == size and only in plain
+                self.shapes[(size, first)] = (only, _compile(only)) if exact and only else None
+
+    def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
+        """The rule and values Werkzeug would match for a path no fixed rule has, or None."""
+        segments = path.split("/")
+        if segments[1] in self.blocked:
+            return None
+        size = len(segments) + 1  # Werkzeug's parts start with the (empty) domain
+        key = (size, segments[1])
+        entry = self.shapes[key] if key in self.shapes else self.shapes.get((size, None))
+        if entry is None:
+            return None
+        rule, parts = entry
+        if rule.methods is not None and method not in rule.methods:
+            return None
+        values: list[str] = []
+        for part, segment in zip(parts[1:], segments, strict=True):
+            if isinstance(part, str):
+                if part != segment:
+                    return None
+                continue
+            pattern, groups = part
+            found = pattern.match(segment)
+            if found is None:
+                return None
+            values.extend(map(found.group, groups))
+        try:
+            converted = {name: conv.to_python(value) for (name, conv), value in zip(rule._converters.items(), values)}  # noqa: B905
+        except ValidationError:
+            return None
+        return rule, converted
+
+
+def _plain(rule: Rule, url_map: Map) -> bool:
+    """Whether a rule matches exactly one path segment per part and redirects nowhere."""
+    if rule.websocket or rule.defaults or rule.redirect_to or rule.alias or rule.subdomain or rule.host:
+        return False
+    if any(other.defaults for other in url_map._rules_by_endpoint.get(rule.endpoint, ())):
+        return False  # Werkzeug may redirect to a sibling rule that provides defaults
+    return not any(part.final or part.suffixed for part in rule._parts)
+
+
+def _first(rule: Rule) -> str | None:
+    """The rule's first path segment, or None when it is variable."""
+    part = rule._parts[2] if len(rule._parts) > 2 else rule._parts[-1]
+    return part.content if part.static else None
+
+
+def _compile(rule: Rule) -> list[_Part]:
+    compiled: list[_Part] = []
+    for part in rule._parts:
+        if part.static:
+            compiled.append(part.content)
+            continue
+        pattern = re.compile(part.content)
+        groups = [name for name in pattern.groupindex if name.startswith("__werkzeug_")]
+        compiled.append((pattern, sorted(groups, key=lambda name: int(name[11:]))))
+    return compiled

@@ -1,0 +1,129 @@
+"""The route index answers only what Werkzeug's matcher would answer, and answers the common cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
+
+from microweb import App
+from microweb.routing import RouteIndex, RuleMap
+
+# weighted towards what apps use most, so the index often has an answer to check
+SEGMENTS = ["a", "b", "users", "posts", "tags"] * 2 + ["<x>", "<int:n>"] * 3
+SEGMENTS += ["<any(a, b):k>", "file-<int:i>.txt", "<float:f>", "<path:p>"]
+PATH_SEGMENTS = ["a", "b", "users", "posts", "tags", "1", "2.5", "x", "file-2.txt", "", "%C3%BC", "b.c"]
+METHODS = ["GET", "POST", "HEAD", "PUT"]
+
+rule_strategy = st.tuples(
+    st.lists(st.sampled_from(SEGMENTS), min_size=0, max_size=4),
+    st.booleans(),  # trailing slash
+    st.sets(st.sampled_from(["GET", "POST", "PUT"]), min_size=1),
+    st.sampled_from([None] * 8 + [{"n": 1}]),  # defaults
+)
+
+
+def _rule_text(segments: list[str], slash: bool) -> str:
+    used: dict[str, int] = {}
+    parts = []
+    for segment in segments:  # the same variable name twice is not a valid rule
+        name = segment[segment.find(":") + 1 : segment.find(">")] if "<" in segment else None
+        if name:
+            used[name] = used.get(name, 0) + 1
+            segment = segment.replace(f"{name}>", f"{name}{used[name]}>")
+        parts.append(segment)
+    return "/" + "/".join(parts) + ("/" if slash and parts else "")
+
+
+def _werkzeug(url_map: RuleMap, path: str, method: str) -> Any:
+    try:
+        rule, args = url_map.bind("localhost").match(path, method, return_rule=True)
+    except HTTPException as exc:
+        return type(exc)
+    return rule.endpoint, dict(args)
+
+
+FILLERS = {"<x>": "x", "<int:n>": "1", "<any(a, b):k>": "b", "file-<int:i>.txt": "file-2.txt"}
+FILLERS |= {"<path:p>": "a/b", "<float:f>": "2.5"}
+
+
+def _paths_like(rules: list[Any], data: st.DataObject) -> list[str]:
+    """Paths that fit the rules (with a segment sometimes swapped), so the index has work to do."""
+    paths = []
+    for segments, slash, _, _ in rules:  # noqa: B007 - slash is flipped now and then
+        filled = [FILLERS.get(segment, segment) for segment in segments]
+        if filled and data.draw(st.integers(0, 3)) == 0:
+            filled[data.draw(st.integers(0, len(filled) - 1))] = data.draw(st.sampled_from(PATH_SEGMENTS))
+        slash = not slash if data.draw(st.integers(0, 3)) == 0 else slash
+        paths.append("/" + "/".join(filled) + ("/" if slash else ""))
+    paths += ["/" + "/".join(segments) for segments in data.draw(st.lists(st.lists(st.sampled_from(PATH_SEGMENTS))))]
+    return paths
+
+
+@settings(max_examples=400, deadline=None)
+@given(rules=st.lists(rule_strategy, min_size=1, max_size=5), method=st.sampled_from(METHODS), data=st.data())
+def test_index_agrees_with_werkzeug(rules: list[Any], method: str, data: st.DataObject) -> None:
+    url_map = RuleMap()
+    for number, (segments, slash, methods, defaults) in enumerate(rules):
+        text = _rule_text(segments, slash)
+        try:
+            url_map.add(Rule(text, endpoint=f"e{number}", methods=methods, defaults=defaults or None))
+        except (ValueError, AssertionError):
+            continue  # a rule Werkzeug refuses (e.g. defaults naming no variable)
+    index = RouteIndex(url_map, {})
+    for path in _paths_like(rules, data):
+        path = path.replace("//", "/") if path != "/" else path
+        static = index.static.get(path)
+        if static is not None and method in static:
+            assert _werkzeug(url_map, path, method) == (static[method], {})
+        elif static is None:
+            found = index.match(path, method)
+            if found is not None:
+                assert _werkzeug(url_map, path, method) == (found[0].endpoint, found[1])
+
+
+def _app_with_routes() -> App:
+    app = App()
+    app.add_route("/", lambda: "i", endpoint="index")
+    app.add_route("/users/<int:uid>", lambda uid: "u", endpoint="user")
+    app.add_route("/users/<int:uid>/posts/<slug>", lambda uid, slug: "p", endpoint="post")
+    app.add_route("/files/<path:name>", lambda name: "f", endpoint="file")
+    for i in range(100):
+        app.add_route(f"/r{i}/<int:x>", lambda x: "r", endpoint=f"r{i}")
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/users/7", ("user", {"uid": 7})),
+        ("/users/7/posts/hello", ("post", {"uid": 7, "slug": "hello"})),
+        ("/r99/3", ("r99", {"x": 3})),
+    ],
+)
+def test_index_answers_the_common_shapes(path: str, expected: Any) -> None:
+    app = _app_with_routes()
+    index = RouteIndex(app.url_map, {})
+    found = index.match(path, "GET")
+    assert found is not None and (found[0].endpoint, found[1]) == expected
+    assert index.static["/"]["GET"] == "index"
+
+
+@pytest.mark.parametrize("path", ["/users/x", "/users/7/", "/files/a/b", "/nothing", "/users/7/posts"])
+def test_index_leaves_the_rest_to_werkzeug(path: str) -> None:
+    index = RouteIndex(_app_with_routes().url_map, {})
+    assert index.match(path, "GET") is None
+
+
+def test_index_follows_rules_added_later() -> None:
+    app = _app_with_routes()
+    client = app.test_client()
+    assert client.get("/users/7").status_code == 200
+    app.url_map.add(Rule("/users/<name>", endpoint="user_by_name", methods=["GET"]))
+    app.view_functions["user_by_name"] = lambda name: f"name {name}"
+    assert client.get("/users/ann").data == b"name ann"
+    assert client.get("/users/7").status_code == 200
