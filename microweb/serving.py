@@ -76,7 +76,7 @@ def require(module: str, extra: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        if exc.name and module.startswith(exc.name):
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
             raise ServerMissing(
                 f"the {extra!r} server needs the {exc.name!r} package: pip install 'microweb[{extra}]'"
             ) from None
@@ -223,7 +223,11 @@ def serve_wsgiref(app: WSGIApplication, host: str = "127.0.0.1", port: int = 800
             if not quiet:
                 super().log_message(format, *args)
 
-    with make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=Handler) as httpd:
+    try:
+        httpd = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=Handler)
+    except OSError as exc:  # port taken, or an address this machine does not have
+        raise SystemExit(f"microweb: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    with httpd:
         shown_host = f"[{host}]" if ":" in host else host
         print(
             f" * microweb serving on http://{shown_host}:{httpd.server_port}/ (Ctrl+C to stop)",

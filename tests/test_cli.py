@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -142,3 +143,13 @@ def test_run_serves_with_a_startup_line_and_request_log(project: Path) -> None:
         log = proc.stderr.read().decode()
     assert f"microweb serving on http://127.0.0.1:{port}/" in log
     assert '"GET / HTTP/1.1" 200' in log
+
+
+@pytest.mark.slow
+def test_port_in_use_is_one_clear_line(project: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--port", str(port)]
+        done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr == f"microweb: cannot listen on 127.0.0.1:{port}: Address already in use\n"
