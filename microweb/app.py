@@ -53,6 +53,8 @@ ErrorHandler = Callable[[Any], Any]
 
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
+# A response as its parts (status line, headers without Content-Length, body), for the fast path.
+_Plain = tuple[str, list[tuple[str, str]], bytes]
 
 
 # made once: json.dumps() with options would make an encoder per call
@@ -136,6 +138,7 @@ class App:
         self.wsgi_app: WSGIApplication = self._wsgi_app
         # Precomputed at registration so a request does as little as possible:
         self._routes: RouteIndex | None = None
+        self._standard_pages: dict[type[HTTPException], bytes] = {}
         self._explicit_head: dict[str, str] = {}  # rule -> endpoint of a view registered for HEAD
         self._no_auto_options: set[str] = set()
         self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
@@ -303,11 +306,12 @@ class App:
         try:
             rv = self._handle(ctx)
             if isinstance(rv, tuple):
-                # Fast path: a str, bytes, dict or list answered without a Response object.
-                data, content_type = rv
+                # Fast path: a simple value or a standard error page, sent without a Response object.
+                status, headers, data = rv
                 failed = self._finish(ctx)
                 if failed is None:
-                    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+                    headers.append(("Content-Length", str(len(data))))
+                    start_response(status, headers)
                     return () if environ["REQUEST_METHOD"] == "HEAD" else (data,)
                 rv = failed
             elif rv.is_streamed and environ["REQUEST_METHOD"] != "HEAD":
@@ -329,14 +333,14 @@ class App:
                 return wsgi_app
         return None
 
-    def _handle(self, ctx: _RequestContext) -> Response | tuple[bytes, str]:
-        """Match, run the before hooks and the view: a Response, or (body, type) for the fast path."""
+    def _handle(self, ctx: _RequestContext) -> Response | _Plain:
+        """Match, run the before hooks and the view: a Response, or plain parts for the fast path."""
         try:
             rv = self._dispatch(ctx)
-            if not self.after_request_funcs and ctx._session is None:
+            if not self.after_request_funcs and ctx._session is None:  # nothing needs a Response object
                 simple = _simple_body(rv)
                 if simple is not None:
-                    return simple
+                    return "200 OK", [("Content-Type", simple[1])], simple[0]
             return self._process_response(ctx, self.make_response(rv))
         except Exception as exc:
             return self._handle_exception(ctx, exc)
@@ -432,10 +436,14 @@ class App:
 
     # ------------------------------------------------------------ errors
 
-    def _handle_exception(self, ctx: _RequestContext, exc: Exception) -> Response:
+    def _handle_exception(self, ctx: _RequestContext, exc: Exception) -> Response | _Plain:
         """The response for an exception from matching, a hook or the view."""
         ctx.error = exc
         handler = self._error_handler(exc)
+        if handler is None and isinstance(exc, HTTPException) and not self.after_request_funcs and ctx._session is None:
+            page = self._standard_page(exc, ctx.environ)
+            if page is not None:
+                return page
         if handler is None and not isinstance(exc, HTTPException):
             logger.error("Exception on %s", _describe(ctx), exc_info=exc)
             exc = InternalServerError(original_exception=exc)
@@ -471,7 +479,7 @@ class App:
                 f"<pre>{html.escape(trace)}</pre>\n"
             )
             return self.response_class(page, 500, content_type=HTML)
-        if "HTTP_ACCEPT" in environ and _prefers_json(_current.get().request):
+        if _may_want_json(environ) and _prefers_json(_current.get().request):
             response = exc.get_response(environ)
             response.set_data(
                 _dump_json({"error": {"code": exc.code, "name": exc.name, "description": exc.description}})
@@ -479,6 +487,18 @@ class App:
             response.content_type = JSON
             return response
         return exc.get_response(environ)
+
+    def _standard_page(self, exc: HTTPException, environ: WSGIEnvironment) -> _Plain | None:
+        """A standard HTML error page (404, 405, ...) as plain parts; its body is made once per class."""
+        cls = type(exc)
+        if exc.description != cls.description or cls.get_response is not HTTPException.get_response:
+            return None  # a page of its own (a description, a redirect): Werkzeug builds it
+        if exc.response is not None or _may_want_json(environ):
+            return None
+        body = self._standard_pages.get(cls)
+        if body is None:
+            body = self._standard_pages[cls] = exc.get_body(environ).encode()
+        return f"{exc.code} {exc.name.upper()}", exc.get_headers(environ), body
 
     # ------------------------------------------------------------ the end of a request
 
@@ -578,6 +598,12 @@ def _path_info(environ: WSGIEnvironment) -> str:
     if not path.isascii():  # WSGI hands over bytes as latin-1: undo that for UTF-8 URLs
         path = path.encode("latin-1").decode("utf-8", "replace")
     return path
+
+
+def _may_want_json(environ: WSGIEnvironment) -> bool:
+    """False when the Accept header surely does not prefer JSON, so there is no need to parse it."""
+    accept: str = environ.get("HTTP_ACCEPT", "")
+    return "json" in accept or "application/*" in accept
 
 
 def _prefers_json(req: Request) -> bool:

@@ -172,3 +172,23 @@ def test_debug_500_shows_escaped_traceback() -> None:
     assert "<script>" not in text and "&lt;script&gt;" in text
     app.debug = False
     assert "Traceback" not in app.test_client().get("/").get_data(as_text=True)
+
+
+def test_standard_pages_match_werkzeugs_and_still_save_the_session(app: App, client: TestClient) -> None:
+    from microweb import session
+
+    app.add_route("/p", lambda: "p", methods=["POST"], endpoint="p")
+    for path, exc in (("/nowhere", NotFound()), ("/p", None)):
+        response = client.get(path)
+        if exc is not None:
+            assert response.data == exc.get_body().encode()
+            assert response.headers["Content-Length"] == str(len(response.data))
+    assert client.get("/p").status_code == 405
+
+    @app.before_request
+    def count_visits() -> None:
+        session["visits"] = session.get("visits", 0) + 1
+
+    client.get("/nowhere")
+    client.get("/nowhere")
+    assert "Set-Cookie" in client.get("/nowhere").headers
