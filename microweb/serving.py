@@ -230,7 +230,8 @@ def serve_wsgiref(app: WSGIApplication, host: str = "127.0.0.1", port: int = 800
     with httpd:
         shown_host = f"[{host}]" if ":" in host else host
         print(
-            f" * microweb serving on http://{shown_host}:{httpd.server_port}/ (Ctrl+C to stop)",
+            f" * microweb serving on http://{shown_host}:{httpd.server_port}{getattr(app, 'prefix', '')}/"
+            " (Ctrl+C to stop)",
             file=sys.stderr,
             flush=True,
         )
