@@ -3,9 +3,10 @@
 from werkzeug.wrappers import Response
 
 from .app import App
-from .context import Request, abort, current_app, redirect, render, request, session, url_for
+from .context import abort, current_app, redirect, render, request, session, url_for
 from .sessions import Session
 from .templating import Jinja2Templates, MakoTemplates, StringTemplates
+from .wrappers import Request
 
 __version__ = "0.1.0"
 

@@ -29,7 +29,6 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_host
 
 from .context import (
-    Request,
     Resource,
     _current,
     _describe,
@@ -39,6 +38,7 @@ from .context import (
 )
 from .routing import RouteIndex, RuleMap
 from .sessions import SessionCookie
+from .wrappers import Request
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

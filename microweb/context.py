@@ -6,7 +6,6 @@ each thread and each asyncio task; the proxies and helpers below look it up.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
@@ -17,10 +16,10 @@ from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.local import LocalProxy
 from werkzeug.routing import MapAdapter
 from werkzeug.utils import redirect as _werkzeug_redirect
-from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response
 
 from .sessions import Session
+from .wrappers import Request
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -30,29 +29,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("microweb")
 
 T = TypeVar("T")
-
-
-class _JSONModule:
-    """``json`` for request bodies, with nesting too deep for the parser as a 400."""
-
-    dumps = staticmethod(json.dumps)
-
-    @staticmethod
-    def loads(data: str | bytes) -> Any:
-        try:
-            return json.loads(data)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
-
-
-class Request(_WerkzeugRequest):
-    """Werkzeug's request, plus the matched endpoint and the URL's arguments."""
-
-    json_module = _JSONModule  # type: ignore[assignment]
-    #: The endpoint of the rule that matched, or None (404, 405, ...).
-    endpoint: str | None = None
-    #: The values the URL rule captured, as passed to the view.
-    view_args: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------- the request context
