@@ -44,6 +44,14 @@ def _from_wsgi(value: str) -> str:
     return value if value.isascii() else value.encode("latin-1").decode(errors="replace")
 
 
+def _parse_qsl(text: str) -> list[tuple[str, str]]:
+    """``parse_qsl`` as Werkzeug calls it, for a query string or urlencoded body."""
+    if text.isascii() and "%" not in text and "+" not in text:
+        # Nothing to unquote: splitting gives what parse_qsl would, in a fraction of the time.
+        return [tuple(pair.partition("=")[::2]) for pair in text.split("&") if pair]  # type: ignore[misc]
+    return parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+
+
 class Request(_WerkzeugRequest):
     """Werkzeug's request, plus the matched endpoint and the URL's arguments."""
 
@@ -106,26 +114,23 @@ class Request(_WerkzeugRequest):
     @cached_property
     def args(self) -> MultiDict[str, str]:
         """The query string's parameters, as Werkzeug parses them."""
-        query: str = self.environ.get("QUERY_STRING", "")
-        if query.isascii() and "%" not in query and "+" not in query:
-            # Nothing to unquote: splitting gives what parse_qsl would, in a fraction of the time.
-            return self.parameter_storage_class(pair.partition("=")[::2] for pair in query.split("&") if pair)
-        return self.parameter_storage_class(
-            parse_qsl(self.query_string.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
-        )
+        # Raw bytes that are not UTF-8 become U+FFFD here, where Werkzeug's strict decoding fails.
+        return self.parameter_storage_class(_parse_qsl(_from_wsgi(self.environ.get("QUERY_STRING", ""))))
 
     def _load_form_data(self) -> None:
         environ = self.environ
-        length = self.content_length
+        length_header: str = environ.get("CONTENT_LENGTH", "")
         if (
             "form" in self.__dict__
             or environ.get("CONTENT_TYPE") != URLENCODED
-            or length is None
+            or not (length_header.isascii() and length_header.isdigit())
+            or environ.get("HTTP_TRANSFER_ENCODING") == "chunked"
             or self.shallow
             or "_cached_data" in self.__dict__
         ):
             super()._load_form_data()
             return
+        length = int(length_header)
         # A urlencoded body is all form fields, so the form memory limit covers all of it.
         for limit in (self.max_content_length, self.max_form_memory_size):
             if limit is not None and length > limit:
@@ -134,7 +139,7 @@ class Request(_WerkzeugRequest):
         if len(data) < length:
             raise ClientDisconnected()
         try:
-            fields = parse_qsl(data.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
+            fields = _parse_qsl(data.decode())
         except ValueError:  # not UTF-8: an empty form, as Werkzeug's parser gives
             fields = []
         d = self.__dict__

@@ -101,3 +101,8 @@ def test_data_read_first_still_parses_the_form() -> None:
     request = _post(Request, b"a=1&b=2")
     assert request.get_data() == b"a=1&b=2"
     assert request.form.to_dict() == {"a": "1", "b": "2"}
+
+
+def test_raw_non_utf8_query_string_is_replaced_not_an_error() -> None:
+    request = Request(_environ(QUERY_STRING=b"q=\xff\xfe".decode("latin-1")))
+    assert request.args["q"] == "\ufffd\ufffd"
