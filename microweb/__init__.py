@@ -4,6 +4,7 @@ from werkzeug.wrappers import Response
 
 from .app import App
 from .context import abort, current_app, redirect, render, request, session, url_for
+from .csrf import csrf_token
 from .sessions import Session
 from .templating import Jinja2Templates, MakoTemplates, StringTemplates
 from .wrappers import Request
@@ -19,6 +20,7 @@ __all__ = [
     "Session",
     "StringTemplates",
     "abort",
+    "csrf_token",
     "current_app",
     "redirect",
     "render",

@@ -17,8 +17,9 @@ from werkzeug.security import safe_join
 def _helpers() -> dict[str, Any]:
     """What every template may use besides its own context."""
     from .context import request, session, url_for
+    from .csrf import csrf_token
 
-    return {"url_for": url_for, "request": request, "session": session}
+    return {"url_for": url_for, "request": request, "session": session, "csrf_token": csrf_token}
 
 
 def _missing_engine(adapter: str, package: str, extra: str) -> ImportError:
@@ -59,8 +60,8 @@ class Jinja2Templates:
     """Jinja2 templates from ``directory``; autoescaping on for ``.html`` and ``.xml``.
 
     ``env_options`` go to ``jinja2.Environment``; the environment is :attr:`env`
-    (add filters and globals there). Templates can call ``url_for`` and see
-    ``request`` and ``session``.
+    (add filters and globals there). Templates can call ``url_for`` and
+    ``csrf_token`` and see ``request`` and ``session``.
     """
 
     def __init__(self, directory: str | os.PathLike[str], **env_options: Any) -> None:
@@ -82,7 +83,7 @@ class MakoTemplates:
     """Mako templates from ``directory``, every ``${...}`` HTML-escaped (``${x | n}`` opts out).
 
     ``lookup_options`` go to ``mako.lookup.TemplateLookup`` (:attr:`lookup`).
-    Templates can call ``url_for`` and see ``request`` and ``session``.
+    Templates can call ``url_for`` and ``csrf_token`` and see ``request`` and ``session``.
     """
 
     def __init__(self, directory: str | os.PathLike[str], **lookup_options: Any) -> None:
