@@ -115,28 +115,27 @@ def test_never_opened_when_not_used(db_app: tuple[App, list[str]]) -> None:
     assert events == []
 
 
-def test_streaming_keeps_the_resource_open_until_the_body_is_closed(
-    db_app: tuple[App, list[str]], db_path: Path
-) -> None:
+@pytest.fixture
+def streaming(db_app: tuple[App, list[str]]) -> tuple[Any, list[str]]:
+    """Two notes saved, then a streamed listing of them started (and not yet read)."""
     app, events = db_app
     client = app.test_client()
     client.post("/notes", data={"text": "a"})
     client.post("/notes", data={"text": "b"})
     events.clear()
-    response = client.get("/stream", buffered=False)
+    return client.get("/stream", buffered=False), events
+
+
+def test_streaming_keeps_the_resource_open_until_the_body_is_closed(streaming: tuple[Any, list[str]]) -> None:
+    response, events = streaming
     assert "close" not in events
     assert response.get_data(as_text=True) == "a\nb\n"
     response.close()
     assert events == ["open", "commit", "close"]
 
 
-def test_stream_closed_early_rolls_back(db_app: tuple[App, list[str]]) -> None:
-    app, events = db_app
-    client = app.test_client()
-    client.post("/notes", data={"text": "a"})
-    client.post("/notes", data={"text": "b"})
-    events.clear()
-    response = client.get("/stream", buffered=False)
+def test_stream_closed_early_rolls_back(streaming: tuple[Any, list[str]]) -> None:
+    response, events = streaming
     next(iter(response.response))  # the client reads a little, then goes away
     response.close()
     assert events == ["open", "rollback:ClientDisconnected", "close"]
