@@ -111,7 +111,7 @@ def fix_cgi_paths(environ: WSGIEnvironment) -> None:
         return
     if info == path and info.startswith(script):
         environ["PATH_INFO"] = info[len(script) :]
-    elif info and path.endswith(info):
+    elif path.endswith(info):  # PATH_INFO is right, SCRIPT_NAME is the script's file: take the URL's
         environ["SCRIPT_NAME"] = path[: len(path) - len(info)]
 
 

@@ -247,6 +247,14 @@ def gw_cgi_lighttpd(ctx: Ctx) -> Iterator[Gateway]:
 
 
 @contextlib.contextmanager
+def gw_cgi_lighttpd_rewrite(ctx: Ctx) -> Iterator[Gateway]:
+    render("app-lighttpd.cgi", ctx.g / "cgi-bin/app.cgi", 0o755, PYTHON=sys.executable, APPDIR=str(ctx.appdir))
+    server, port = _lighttpd(ctx, "lighttpd-cgi-rewrite.conf")
+    with running((server, port)):
+        yield Gateway("cgi-lighttpd-rewrite", port, "lighttpd", {"gateway_interface": "CGI/1.1"})
+
+
+@contextlib.contextmanager
 def gw_cgi_apache(ctx: Ctx) -> Iterator[Gateway]:
     venv = ctx.sys_venv()
     render("app-apache.cgi", ctx.g / "cgi-bin/app.cgi", 0o755, PYTHON=str(venv / "bin/python"), APPDIR=str(ctx.appdir))
@@ -351,6 +359,7 @@ GATEWAYS: dict[str, Callable[[Ctx], contextlib.AbstractContextManager[Gateway]]]
     "gunicorn-sync": gw_gunicorn_sync,
     "gunicorn-gthread": gw_gunicorn_gthread,
     "cgi-lighttpd": gw_cgi_lighttpd,
+    "cgi-lighttpd-rewrite": gw_cgi_lighttpd_rewrite,
     "cgi-apache": gw_cgi_apache,
     "fastcgi-nginx": gw_fastcgi_nginx,
     "fastcgi-lighttpd": gw_fastcgi_lighttpd,
@@ -503,7 +512,7 @@ def test_server_error_shows_no_traceback(gw: Gateway) -> None:
     assert SECRET.encode() not in reply.body
 
 
-@pytest.mark.parametrize("gw", ["cgi-lighttpd", "cgi-apache"], indirect=True)
+@pytest.mark.parametrize("gw", ["cgi-lighttpd", "cgi-lighttpd-rewrite", "cgi-apache"], indirect=True)
 def test_cgi_runs_a_process_per_request(gw: Gateway) -> None:
     pids = {call(gw, "GET", "/app/env").json()["pid"] for _ in range(2)}
     assert len(pids) == 2

@@ -150,6 +150,8 @@ def test_prefix_answers_404_outside_it(path: str) -> None:
         ({"SCRIPT_NAME": "/app", "PATH_INFO": "/app/x", "REQUEST_URI": "/app/x"}, ("/app", "/x")),
         # behind a rewrite rule: SCRIPT_NAME is the script's own location, not the public one
         ({"SCRIPT_NAME": "/cgi-bin/app.cgi", "PATH_INFO": "/x", "REQUEST_URI": "/app/x?q"}, ("/app", "/x")),
+        # the same at the mount point itself, where PATH_INFO is empty
+        ({"SCRIPT_NAME": "/cgi-bin/app.cgi", "PATH_INFO": "", "REQUEST_URI": "/app"}, ("/app", "")),
         # non-ASCII: bytes as latin-1, like PATH_INFO
         (
             {"SCRIPT_NAME": "/cgi-bin/app.cgi", "PATH_INFO": "/caf\xc3\xa9", "REQUEST_URI": "/app/caf%C3%A9"},
