@@ -519,7 +519,7 @@ class App:
                 failed = self._error_page(InternalServerError(original_exception=exc))
                 if response is not None:
                     response.close()
-        ctx.resources = None
+        ctx.closed = True
         for teardown in self.teardown_request_funcs:
             try:
                 teardown(ctx.error)

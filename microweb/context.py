@@ -37,31 +37,22 @@ T = TypeVar("T")
 class _RequestContext:
     """Everything that belongs to one request; reached through ``request`` and friends."""
 
-    __slots__ = (
-        "adapter",
-        "app",
-        "endpoint",
-        "environ",
-        "error",
-        "resources",
-        "routing_error",
-        "view_args",
-        "_request",
-        "_session",
-    )
+    # Class-level defaults: a request sets only what it uses (most set none of these).
+    adapter: MapAdapter | None = None
+    endpoint: str | None = None
+    view_args: dict[str, Any] = {}  # never changed in place: a match assigns a new dict
+    routing_error: HTTPException | None = None
+    error: BaseException | None = None
+    #: opened resources, in opening order (None until one opens)
+    resources: dict[Resource[Any], tuple[Iterator[Any], Any]] | None = None
+    #: set when the resources were finalized: too late to open one
+    closed = False
+    _request: Request | None = None
+    _session: Session | None = None
 
     def __init__(self, app: App, environ: WSGIEnvironment) -> None:
         self.app = app
         self.environ = environ
-        self.adapter: MapAdapter | None = None
-        self.endpoint: str | None = None
-        self.view_args: dict[str, Any] = {}
-        self.routing_error: HTTPException | None = None
-        self.error: BaseException | None = None
-        # opened resources, in opening order; None once they were finalized
-        self.resources: dict[Resource[Any], tuple[Iterator[Any], Any]] | None = {}
-        self._request: Request | None = None
-        self._session: Session | None = None
 
     @property
     def request(self) -> Request:
@@ -153,10 +144,12 @@ class Resource(Generic[T]):
     def __call__(self) -> T:
         """The value for this request: opened on first use, then reused."""
         ctx = _context(f"resource {self.name!r}")
+        if ctx.closed:
+            raise RuntimeError(f"Resource {self.name!r} was used after the request's resources were closed.")
         opened = ctx.resources
         if opened is None:
-            raise RuntimeError(f"Resource {self.name!r} was used after the request's resources were closed.")
-        if self in opened:
+            opened = ctx.resources = {}
+        elif self in opened:
             return cast(T, opened[self][1])
         gen = self.factory()
         try:

@@ -13,12 +13,18 @@ decides (404s, 405s, redirects, and every rule it cannot vouch for).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
-from werkzeug.routing import Map, Rule, RuleFactory, ValidationError
+from werkzeug.routing import BaseConverter, Map, Rule, RuleFactory, ValidationError
 
-# One part of a rule: a fixed string, or (its regex, the names of its converter groups in order).
-_Part = str | tuple[re.Pattern[str], list[str]]
+
+class _Shape(NamedTuple):
+    """A rule taken apart for testing a path's segments directly."""
+
+    rule: Rule
+    fixed: list[tuple[int, str]]  # (segment index, text)
+    variable: list[tuple[int, re.Pattern[str], list[str]]]  # (segment index, regex, converter group names)
+    converters: list[tuple[str, BaseConverter]]
 
 
 class RuleMap(Map):
@@ -41,7 +47,7 @@ class RouteIndex:
         self.static: dict[str, dict[str, str]] = {}
         #: (number of parts, first segment or None) -> the one rule of that shape
         #: (None where several rules, or a redirect, may answer)
-        self.shapes: dict[tuple[int, str | None], tuple[Rule, list[_Part]] | None] = {}
+        self.shapes: dict[tuple[int, str | None], _Shape | None] = {}
         #: first segments under which some rule reaches past one shape (e.g. <path:...>)
         self.blocked: set[str | None] = set()
         if url_map.host_matching or url_map.default_subdomain:
@@ -83,7 +89,7 @@ class RouteIndex:
                 matching = [rule for rule in pool if _first(rule) in (first, None)]
                 only = matching[0] if len(matching) == 1 else None
                 exact = only is not None and len(only._parts) == size and only in plain
-                self.shapes[(size, first)] = (only, _compile(only)) if exact and only else None
+                self.shapes[(size, first)] = _shape(only) if exact and only else None
 
     def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
         """The rule and values Werkzeug would match for a path no fixed rule has, or None."""
@@ -95,25 +101,21 @@ class RouteIndex:
         entry = self.shapes[key] if key in self.shapes else self.shapes.get((size, None))
         if entry is None:
             return None
-        rule, parts = entry
-        if rule.methods is not None and method not in rule.methods:
+        if entry.rule.methods is not None and method not in entry.rule.methods:
             return None
+        for index, text in entry.fixed:
+            if segments[index] != text:
+                return None
         values: list[str] = []
-        for part, segment in zip(parts[1:], segments, strict=True):
-            if isinstance(part, str):
-                if part != segment:
-                    return None
-                continue
-            pattern, groups = part
-            found = pattern.match(segment)
+        for index, pattern, groups in entry.variable:
+            found = pattern.match(segments[index])
             if found is None:
                 return None
             values.extend(map(found.group, groups))
         try:
-            converted = {name: conv.to_python(value) for (name, conv), value in zip(rule._converters.items(), values)}  # noqa: B905
+            return entry.rule, {name: conv.to_python(value) for (name, conv), value in zip(entry.converters, values)}  # noqa: B905
         except ValidationError:
             return None
-        return rule, converted
 
 
 def _plain(rule: Rule, url_map: Map) -> bool:
@@ -131,13 +133,13 @@ def _first(rule: Rule) -> str | None:
     return part.content if part.static else None
 
 
-def _compile(rule: Rule) -> list[_Part]:
-    compiled: list[_Part] = []
-    for part in rule._parts:
+def _shape(rule: Rule) -> _Shape:
+    shape = _Shape(rule, [], [], list(rule._converters.items()))
+    for index, part in enumerate(rule._parts[1:]):  # part n + 1 tests path segment n
         if part.static:
-            compiled.append(part.content)
+            shape.fixed.append((index, part.content))
             continue
         pattern = re.compile(part.content)
         groups = [name for name in pattern.groupindex if name.startswith("__werkzeug_")]
-        compiled.append((pattern, sorted(groups, key=lambda name: int(name[11:]))))
-    return compiled
+        shape.variable.append((index, pattern, sorted(groups, key=lambda name: int(name[11:]))))
+    return shape
