@@ -15,7 +15,7 @@ from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import validator
 
 import pytest
-from gateways.harness import CONF, README_VALUES, free_port, render_text
+from gateways.harness import CONF, README_VALUES, free_port, missing, render_text
 
 from microweb import App
 from microweb.serving import (
@@ -303,3 +303,12 @@ def test_readme_deployment_shows_the_tested_config(template: str) -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- deployment:start -->")[1].split("<!-- deployment:end -->")[0]
     assert render_text(template, **README_VALUES).rstrip() in section
+
+
+def test_a_missing_server_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="nginx is not installed.*CI=true"):
+        missing("nginx is not installed")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="nginx is not installed"):
+        missing("nginx is not installed")
