@@ -230,12 +230,14 @@ def gw_gunicorn_gthread(ctx: Ctx) -> Iterator[Gateway]:
     # The Python API, as the README shows it: gunicorn settings pass through app.run().
     code = (
         "import sys; from gwapp import app; "
-        "app.run(server='gunicorn', port=int(sys.argv[1]), prefix='/app', workers=2, worker_class='gthread', threads=4)"
+        "app.run(server='gunicorn', port=int(sys.argv[1]), prefix='/app', workers=2, worker_class='gthread', threads=4,"
+        " control_socket_disable=True)"
     )
-    env = {**os.environ, "HOME": str(ctx.g)}
+    env = {**os.environ, "HOME": str(ctx.g)}  # were a control socket made after all, it would land here
     server = ServerProcess("gunicorn", [sys.executable, "-c", code, str(port)], ctx.log("gunicorn"), env, ctx.appdir)
     with running((server, port)):
         yield Gateway("gunicorn-gthread", port, "gunicorn", {"multithread": True})
+    assert not (ctx.g / ".gunicorn").exists(), "control_socket_disable=True still made a control socket"
 
 
 @contextlib.contextmanager
