@@ -206,6 +206,17 @@ def test_cgi_command_answers_one_request_behind_a_rewrite() -> None:
 
 
 @pytest.mark.slow
+def test_cgi_command_with_a_prefix() -> None:
+    # A script mounted at the server's root (lighttpd's "/" => app.cgi): the whole path in SCRIPT_NAME.
+    root_mounted = {"SCRIPT_NAME": "/app/echo/x", "PATH_INFO": "", "REQUEST_URI": "/app/echo/x"}
+    status, payload = cgi_request("--prefix", "/app", **root_mounted)
+    assert status == "Status: 200 OK"
+    assert b'"script_name":"/app","path_info":"/echo/x"' in payload
+    status, _ = cgi_request("--prefix", "/app", SCRIPT_NAME="/apple", PATH_INFO="", REQUEST_URI="/apple")
+    assert status == "Status: 404 Not Found"
+
+
+@pytest.mark.slow
 def test_cgi_command_with_an_unread_body() -> None:
     status, _ = cgi_request(
         body=b"a=1" * 1000,
