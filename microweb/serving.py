@@ -112,7 +112,9 @@ def fix_cgi_paths(environ: WSGIEnvironment) -> None:
     if info == path and info.startswith(script):
         environ["PATH_INFO"] = info[len(script) :]
     elif path.endswith(info):  # PATH_INFO is right, SCRIPT_NAME is the script's file: take the URL's
-        environ["SCRIPT_NAME"] = path[: len(path) - len(info)]
+        mount = path[: len(path) - len(info)]
+        if not mount.endswith("/") and "//" not in mount and "/." not in mount:  # only a normalised one
+            environ["SCRIPT_NAME"] = mount
 
 
 class PrefixMiddleware:

@@ -157,6 +157,9 @@ def test_prefix_answers_404_outside_it(path: str) -> None:
             {"SCRIPT_NAME": "/cgi-bin/app.cgi", "PATH_INFO": "/caf\xc3\xa9", "REQUEST_URI": "/app/caf%C3%A9"},
             ("/app", "/caf\xc3\xa9"),
         ),
+        # a request path the server normalised: no mount point can be read from it
+        ({"SCRIPT_NAME": "/app", "PATH_INFO": "/x", "REQUEST_URI": "/app/a/../x"}, ("/app", "/x")),
+        ({"SCRIPT_NAME": "/app", "PATH_INFO": "/x", "REQUEST_URI": "/app//x"}, ("/app", "/x")),
         # nothing to check against: left alone
         ({"SCRIPT_NAME": "/cgi-bin/app.cgi", "PATH_INFO": "/x"}, ("/cgi-bin/app.cgi", "/x")),
     ],
