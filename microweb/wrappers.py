@@ -15,7 +15,7 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from werkzeug.datastructures import EnvironHeaders, Headers, MultiDict
+from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 URLENCODED = "application/x-www-form-urlencoded"
+_NO_FILES: ImmutableMultiDict[str, Any] = ImmutableMultiDict()  # immutable, so every request may share it
 
 
 class _JSONModule:
@@ -142,9 +143,6 @@ class Request(_WerkzeugRequest):
             fields = _parse_qsl(data.decode())
         except ValueError:  # not UTF-8: an empty form, as Werkzeug's parser gives
             fields = []
-        d = self.__dict__
-        d["stream"], d["form"], d["files"] = (
-            BytesIO(),
-            self.parameter_storage_class(fields),
-            self.parameter_storage_class(),
-        )
+        no_files = _NO_FILES if self.parameter_storage_class is ImmutableMultiDict else self.parameter_storage_class()
+        # set in the instance dict, past the cached properties, as Werkzeug does
+        self.__dict__.update(stream=BytesIO(), form=self.parameter_storage_class(fields), files=no_files)
