@@ -146,6 +146,7 @@ def item(item_id: int) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- the rest of the site, and the stack
 
+
 def homepage(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """The larger site's own WSGI app: everything outside /api."""
     if environ.get("PATH_INFO", "/") not in ("", "/"):
