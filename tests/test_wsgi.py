@@ -114,3 +114,15 @@ def test_app_is_a_plain_callable_and_wsgi_app_is_replaceable() -> None:
     assert (status, body) == ("200 OK", b"text")
     status, _, body = call(app.wsgi_app, "GET", "/json")
     assert body == b'{"a":1}'
+
+
+def test_no_module_removed_in_python_3_13_is_imported() -> None:
+    import subprocess
+
+    code = (
+        "import sys, microweb, microweb.serving, microweb.cli, microweb.csrf, microweb.testing;"
+        "from wsgiref.handlers import CGIHandler;"
+        "print(sorted(m for m in ('cgi', 'cgitb') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
