@@ -1,0 +1,184 @@
+"""The wiki driven in a real browser: headless Chromium (Debian's) through Selenium.
+
+Sign in, create a page with a preview first, follow a WikiWord link to
+create a second page, edit the first again, read the diff in its history,
+and search. With ``SCREENSHOT_DIR`` set, each step leaves a PNG there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from examples_support import EXAMPLES, need
+from gateways.harness import ServerProcess, free_port, running
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT = 10.0
+
+
+@pytest.fixture
+def wiki_url(tmp_path: Path) -> Iterator[str]:
+    need(
+        importlib.util.find_spec("sqlalchemy") is not None, "SQLAlchemy is not installed: pip install -e '.[examples]'"
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/wiki.sqlite3",
+        "SECRET_KEY": "browser-test-secret-0123456789ab",
+    }
+    server = ServerProcess(
+        "wiki", [sys.executable, str(EXAMPLES / "wiki"), "--port", str(port)], tmp_path / "wiki.log", env
+    )
+    with running((server, port)):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    need(importlib.util.find_spec("selenium") is not None, "selenium is not installed: pip install -e '.[examples]'")
+    need(
+        Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
+        "chromium and chromium-driver are not installed (run .ci/install-examples)",
+    )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="microweb-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", "--window-size=1100,900", f"--user-data-dir={profile}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()  # ends chromium and chromedriver, which Selenium started and knows by PID
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Steps:
+    """The browser, with screenshots numbered in the order they were taken."""
+
+    def __init__(self, driver: Any) -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver, self.by, self.conditions = driver, By, expected_conditions
+        self.wait = WebDriverWait(driver, WAIT)
+        folder = os.environ.get("SCREENSHOT_DIR")
+        self.folder = Path(folder) if folder else None
+        self.count = 0
+
+    def find(self, css: str) -> Any:
+        return self.wait.until(self.conditions.presence_of_element_located((self.by.CSS_SELECTOR, css)))
+
+    def click(self, css: str) -> None:
+        old = self.driver.find_element(self.by.TAG_NAME, "html")
+        self.find(css).click()
+        self.wait.until(self.conditions.staleness_of(old))  # the next page has loaded
+
+    def link(self, text: str) -> None:
+        old = self.driver.find_element(self.by.TAG_NAME, "html")
+        self.wait.until(self.conditions.element_to_be_clickable((self.by.LINK_TEXT, text))).click()
+        self.wait.until(self.conditions.staleness_of(old))
+
+    def type(self, css: str, text: str) -> None:
+        field = self.find(css)
+        field.clear()
+        field.send_keys(text)
+
+    def text(self, css: str = "main") -> str:
+        return str(self.find(css).text)
+
+    def shot(self, name: str) -> None:
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.count += 1
+            assert self.driver.save_screenshot(str(self.folder / f"{self.count:02d}-{name}.png"))
+
+
+def test_a_wiki_session_in_chromium(browser: Any, wiki_url: str) -> None:
+    ui = Steps(browser)
+    browser.get(wiki_url + "/")
+    assert browser.current_url == wiki_url + "/FrontPage" and "does not exist yet" in ui.text()
+
+    # Sign in: a display name is enough.
+    ui.link("Sign in")
+    ui.type("input[name=name]", "Ann")
+    ui.click("#login-button")
+    assert browser.current_url == wiki_url + "/FrontPage"
+    assert ui.text("#user") == "Ann"
+
+    # Create the front page, preview it, save it.
+    ui.link("Create it.")
+    ui.type(
+        "textarea[name=text]",
+        "= Welcome =\n\nThis wiki starts here. Try things in SandBox.\n\n- *bold* first\n- _then_ more",
+    )
+    ui.type("input[name=comment]", "first words")
+    ui.click("#preview-button")
+    preview = ui.find("#preview")
+    assert [h.text for h in preview.find_elements(ui.by.TAG_NAME, "h2")] == ["Preview (not saved yet)", "Welcome"]
+    assert [e.text for e in preview.find_elements(ui.by.CSS_SELECTOR, "li strong, li em")] == ["bold", "then"]
+    sandbox_link = preview.find_element(ui.by.LINK_TEXT, "SandBox")
+    assert sandbox_link.get_attribute("class") == "missing"
+    ui.shot("preview-before-saving")
+    ui.click("#save-button")
+    assert browser.current_url == wiki_url + "/FrontPage"
+    assert "This wiki starts here." in ui.text("#content") and "Revision 1 by Ann" in ui.text()
+    ui.shot("front-page-saved")
+
+    # Follow the WikiWord to create the second page.
+    ui.link("SandBox")
+    assert browser.current_url == wiki_url + "/SandBox" and "does not exist yet" in ui.text()
+    ui.link("Create it.")
+    ui.type("textarea[name=text]", "A place for experiments. Back to FrontPage.")
+    ui.click("#save-button")
+    assert "A place for experiments." in ui.text("#content")
+
+    # Edit the first page again: its SandBox link is no longer a missing page.
+    ui.link("FrontPage")
+    assert ui.find("#content a[href='/SandBox']").get_attribute("class") == ""
+    ui.link("Edit")
+    assert "Based on revision 1." in ui.text()
+    ui.type("textarea[name=text]", "= Welcome =\n\nThis wiki grows here. Try things in SandBox.\n\n- *bold* first")
+    ui.type("input[name=comment]", "growing")
+    ui.click("#save-button")
+    assert "Revision 2 by Ann" in ui.text()
+
+    # The diff between the two revisions, from the history.
+    ui.link("History")
+    assert [row.text.split()[0] for row in browser.find_elements(ui.by.CSS_SELECTOR, "#revisions tr")[1:]] == ["2", "1"]
+    ui.click("#revisions tr:nth-child(2) a.diff-link")
+    removed = [e.text for e in browser.find_elements(ui.by.CSS_SELECTOR, "#diff .del")]
+    added = [e.text for e in browser.find_elements(ui.by.CSS_SELECTOR, "#diff .add")]
+    assert "-This wiki starts here. Try things in SandBox." in removed and "-- _then_ more" in removed
+    assert added == ["+This wiki grows here. Try things in SandBox."]
+    ui.shot("diff-between-revisions")
+
+    # Full-text search from the box in the header.
+    search = ui.find("input[name=q]")
+    search.send_keys("experiments")
+    old = browser.find_element(ui.by.TAG_NAME, "html")
+    search.submit()
+    ui.wait.until(ui.conditions.staleness_of(old))
+    assert [e.text for e in browser.find_elements(ui.by.CSS_SELECTOR, "#results a")] == ["SandBox"]
+    ui.shot("search-results")
