@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -290,3 +291,25 @@ def test_zodb_failed_request_is_aborted(zodb_app: Any) -> None:
     assert client.post("/notes", data={"text": ""}).status_code == 400
     assert client.post("/notes/7/like").status_code == 404
     assert client.get("/notes").json == [{"id": 0, "text": "kept", "likes": 0}]
+
+
+# ---------------------------------------------------------------- the README's Examples section
+
+
+def examples_section() -> str:
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    return readme[readme.index("<!-- examples:start -->") : readme.index("<!-- examples:end -->")]
+
+
+def test_readme_commands_name_real_examples() -> None:
+    commands = re.findall(r"\bpython (examples/\S+)", examples_section())
+    assert len(commands) >= 8
+    for path in commands:
+        assert (EXAMPLES.parent / path).exists(), path
+
+
+def test_readme_shows_the_nginx_config_the_scaling_test_runs() -> None:
+    template = (Path(__file__).parent / "examples_support/conf/nginx-wiki-upstream.conf").read_text()
+    for name, value in {"G": "/srv/wiki", "PORT": "8080", "APP1_PORT": "8001", "APP2_PORT": "8002"}.items():
+        template = template.replace(f"@@{name}@@", value)
+    assert f"```nginx\n{template}```" in examples_section()
