@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ def test_guestbook_shows_errors_next_to_the_form(guestbook: Any) -> None:
 
 def test_guestbook_stores_in_a_real_sqlite_file(guestbook: Any) -> None:
     guestbook.app.test_client().post("/", data={"name": "Ann", "text": "hi"})
-    with sqlite3.connect(guestbook.app.config["DATABASE"]) as conn:
+    with closing(sqlite3.connect(guestbook.app.config["DATABASE"])) as conn:
         assert conn.execute("SELECT name, text FROM messages").fetchall() == [("Ann", "hi")]
 
 

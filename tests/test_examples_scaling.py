@@ -195,6 +195,21 @@ def _kill_instance(server: ServerProcess) -> None:
     for pid in family:
         os.kill(pid, signal.SIGKILL)
     server.proc.wait(10)
+    # SIGKILL is asynchronous: until the last worker is gone the listening socket still takes
+    # connections, and a POST that such a dying worker accepted would be a 502 (nginx never resends it).
+    for _ in range(200):  # bounded: 10 s
+        if not any(_running(pid) for pid in family):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"gunicorn processes {family} still alive 10 s after SIGKILL")
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"  # a zombie has let go of its sockets
 
 
 def _pg(db: Cluster):  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def test_only_wikiwords_are_page_names(app: Any) -> None:
 
 
 def test_schema_created_in_the_sqlite_file_on_first_start(app: Any, db_file: Path) -> None:
-    with sqlite3.connect(db_file) as conn:
+    with closing(sqlite3.connect(db_file)) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"pages", "revisions"} <= tables
 
@@ -87,7 +88,7 @@ def test_database_url_from_the_environment(tmp_path: Path, monkeypatch: pytest.M
         save(client, sign_in(client), "FrontPage", "from the environment", 0)
     finally:
         app.config["ENGINE"].dispose()
-    with sqlite3.connect(tmp_path / "env.sqlite3") as conn:
+    with closing(sqlite3.connect(tmp_path / "env.sqlite3")) as conn:
         assert conn.execute("SELECT text FROM revisions").fetchall() == [("from the environment",)]
 
 
@@ -308,7 +309,7 @@ def test_a_failed_request_rolls_the_save_back(app: Any, ann: tuple[TestClient, s
 
     assert save(client, token, "FrontPage", "never stored", 1).status_code == 500
     app.after_request_funcs.remove(fail_after_saving)
-    with sqlite3.connect(db_file) as conn:
+    with closing(sqlite3.connect(db_file)) as conn:
         assert conn.execute("SELECT number, text FROM revisions").fetchall() == [(1, "kept")]
         assert conn.execute("SELECT head FROM pages").fetchall() == [(1,)]
     assert save(client, token, "FrontPage", "next", 1).status_code == 303
