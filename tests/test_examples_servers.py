@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -196,3 +197,29 @@ def test_wiki_runs_unchanged_on(gateway: str, g: Path) -> None:
     with WIKI_GATEWAYS[gateway](g) as (port, prefix, server_header):
         assert HttpClient(port).get(f"{prefix}/recent").headers["Server"].startswith(server_header)
         check_wiki_session(port, prefix)
+
+
+# ---------------------------------------------------------------- the README's commands, as written
+
+
+@pytest.mark.parametrize(
+    ("command", "path", "expected"),
+    [
+        ("hello.py", "/?name=Ann", "<h1>Hello, Ann!</h1>"),
+        ("guestbook.py", "/", "<h1>Guestbook</h1>"),
+        ("embed.py", "/", "<h1>The site</h1>"),
+        ("flatfile_notes.py", "/notes", "[]"),
+        ("zodb_notes.py", "/notes", "[]"),
+    ],
+)
+def test_readme_command_serves(command: str, path: str, expected: str, tmp_path: Path) -> None:
+    # The README's one command per example, run in an empty folder (where the data files go), on port 8000.
+    if command == "zodb_notes.py":
+        need_module("ZODB")
+    with contextlib.closing(socket.socket()) as probe:
+        if probe.connect_ex(("127.0.0.1", 8000)) == 0:
+            pytest.skip("port 8000, which the README's commands use, is taken on this machine")
+    argv = [sys.executable, str(EXAMPLES / command)]
+    with running((ServerProcess(command, argv, tmp_path / "server.log", {**os.environ}, tmp_path), 8000)):
+        reply = HttpClient(8000).get(path)
+    assert reply.status == 200 and expected in reply.text
