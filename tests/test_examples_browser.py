@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from examples_support import EXAMPLES, need
+from examples_support.servers import HttpClient, save, sign_in
 from gateways.harness import ServerProcess, free_port, running
 
 pytestmark = pytest.mark.slow
@@ -182,3 +183,14 @@ def test_a_wiki_session_in_chromium(browser: Any, wiki_url: str) -> None:
     ui.wait.until(ui.conditions.staleness_of(old))
     assert [e.text for e in browser.find_elements(ui.by.CSS_SELECTOR, "#results a")] == ["SandBox"]
     ui.shot("search-results")
+
+    # Someone else saves the page while Ann edits it: her save is a 409 showing both versions.
+    ui.link("SandBox")
+    ui.link("Edit")
+    bob = HttpClient(int(wiki_url.rsplit(":", 1)[1]))
+    assert save(bob, "", sign_in(bob, "", "Bob"), "SandBox", "Bob got here first.", 1).status == 303
+    ui.type("textarea[name=text]", "Ann's experiments.")
+    ui.click("#save-button")
+    assert "Edit conflict on SandBox" in ui.text("h1")
+    assert ui.text("#theirs pre") == "Bob got here first." and ui.text("#yours pre") == "Ann's experiments."
+    ui.shot("edit-conflict")
