@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,33 @@ def test_a_failed_request_rolls_the_save_back(app: Any, ann: tuple[TestClient, s
         assert conn.execute("SELECT number, text FROM revisions").fetchall() == [(1, "kept")]
         assert conn.execute("SELECT head FROM pages").fetchall() == [(1,)]
     assert save(client, token, "FrontPage", "next", 1).status_code == 303
+
+
+def test_simultaneous_edits_on_sqlite_give_one_save_and_one_409(app: Any) -> None:
+    # Threads, as a threaded server runs them: SQLite lets one writer in at a time, and the
+    # conditional UPDATE of the second finds the page already moved on.
+    editors = []
+    for who in ("Ann", "Bob"):
+        client = app.test_client()
+        editors.append((who, client, sign_in(client, who)))
+    save(editors[0][1], editors[0][2], "FrontPage", "base", 0)
+    for base in range(1, 4):
+        statuses = simultaneously(editors, base)
+        assert sorted(statuses.values()) == [303, 409], statuses
+
+
+def simultaneously(editors: list[tuple[str, TestClient, str]], base: int) -> dict[str, int]:
+    """Every editor saves FrontPage from revision ``base``, all released at once; their statuses."""
+    barrier = threading.Barrier(len(editors), timeout=20)
+    statuses: dict[str, int] = {}
+
+    def edit(who: str, client: TestClient, token: str) -> None:
+        barrier.wait()
+        statuses[who] = save(client, token, "FrontPage", f"{who} {base}", base).status_code
+
+    threads = [threading.Thread(target=edit, args=editor) for editor in editors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return statuses
