@@ -50,15 +50,19 @@ class Site:
     db: Cluster
     g: Path
 
-    def upstreams(self, at_least: int) -> list[str]:
-        """The instance each request went to, from nginx's access log (written just after the answer)."""
-        for _ in range(50):  # bounded: 5 s
+    def upstreams(self, request: str, count: int) -> list[str]:
+        """The instances that answered ``request`` ("METHOD /path"), from nginx's access log.
+
+        nginx writes a line just after it answers: wait (bounded) until ``count`` are there.
+        """
+        found: list[str] = []
+        for _ in range(50):  # 5 s
             log = (self.g / "logs/access.log").read_text()
-            found = [line.rsplit("upstream=", 1)[1] for line in log.splitlines() if "upstream=" in line]
-            if len(found) >= at_least:
+            found = [line.rsplit("upstream=", 1)[1] for line in log.splitlines() if line.startswith(request + " ")]
+            if len(found) >= count:
                 return found
             time.sleep(0.1)
-        raise AssertionError(f"nginx logged {len(found)} requests, not {at_least}")
+        raise AssertionError(f"nginx logged {request} {len(found)} times, not {count}")
 
 
 def gunicorn(g: Path, name: str, port: int, db: Cluster) -> ServerProcess:
@@ -120,10 +124,9 @@ def test_sign_in_and_edits_hold_across_instances(site: Site) -> None:
 
 def test_nginx_balances_round_robin(site: Site) -> None:
     front = HttpClient(site.port)
-    before = len(site.upstreams(0))
     for _ in range(6):
         assert front.get("/recent").status == 200
-    used = site.upstreams(before + 6)[before:]
+    used = site.upstreams("GET /recent", 6)
     assert {u.rsplit(":", 1)[1] for u in used} == {str(p) for p in site.app_ports}
     assert all(used[i] != used[i + 1] for i in range(5))  # alternating
 
@@ -166,7 +169,6 @@ def test_nothing_is_lost_when_an_instance_dies(site: Site) -> None:
     # Last in this module: it leaves one instance dead.
     front = HttpClient(site.port)
     token = sign_in(front, "", "Ann")
-    before = len(site.upstreams(0))
     saved = 0
     for n in range(1, 21):
         if n == 8:
@@ -175,7 +177,7 @@ def test_nothing_is_lost_when_an_instance_dies(site: Site) -> None:
         assert reply.status == 303, (n, reply.status, reply.text[-500:])
         saved += 1
     assert saved == 20
-    logged = site.upstreams(before + 20)[before + 7 : before + 20]  # the saves after the kill
+    logged = site.upstreams("POST /LogBook/edit", 20)[7:]  # the saves after the kill
     history = front.get("/LogBook/history").text
     assert history.count('href="/LogBook/revision/') == 20
     with _pg(site.db) as conn:
