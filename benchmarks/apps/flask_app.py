@@ -1,0 +1,114 @@
+"""The scenarios in Flask, with its signed-cookie session and Jinja2 templates."""
+
+from __future__ import annotations
+
+from html import escape
+from string import Template
+from typing import Any
+
+from flask import Flask, Response, redirect, render_template, request, session
+
+from .. import scenarios as sc
+from ..wsgi import WSGIApp
+
+with open(f"{sc.TEMPLATES}/page.html", encoding="utf-8") as _fh:
+    _page = Template(_fh.read())
+
+
+def hello() -> str:
+    return "Hello, World!"
+
+
+def user(uid: int) -> dict[str, Any]:
+    return sc.user_json(uid)
+
+
+def search() -> str:
+    return f"{request.args['q']}:{request.args['page']}"
+
+
+def form() -> str:
+    return f"{request.form['name']}:{request.form['age']}"
+
+
+def numbered(x: int) -> str:
+    return str(x)
+
+
+def cookie() -> str:
+    return request.cookies["theme"]
+
+
+def login() -> str:
+    session["user"] = "ann"
+    return "ok"
+
+
+def read_session() -> str:
+    return f"user={session['user']}"
+
+
+def page() -> str:
+    return _page.substitute({k: escape(str(v)) for k, v in sc.TEMPLATE_CONTEXT.items()})
+
+
+def jinja() -> str:
+    return render_template("page.jinja.html", **sc.JINJA_CONTEXT)
+
+
+def old() -> Any:
+    return redirect("/new")
+
+
+def big() -> dict[str, Any]:
+    return sc.BIG_JSON
+
+
+def upload() -> str:
+    file = request.files["file"]
+    return f"{request.form['title']}:{file.filename}:{len(file.read())}"
+
+
+def hooked() -> str:
+    return "hooked"
+
+
+def add_hook_header(response: Response) -> Response:
+    response.headers["X-Hook"] = "yes"
+    return response
+
+
+def build() -> dict[str, WSGIApp]:
+    """The main app (it renders Jinja2 too) and the one with an after_request hook."""
+    app = Flask(__name__, template_folder=sc.TEMPLATES)
+    app.secret_key = sc.SECRET
+    for path, view in {
+        "/": hello,
+        "/users/<int:uid>": user,
+        "/search": search,
+        "/cookie": cookie,
+        "/login": login,
+        "/session": read_session,
+        "/page": page,
+        "/jinja": jinja,
+        "/old": old,
+        "/big": big,
+    }.items():
+        app.add_url_rule(path, view_func=view)
+    app.add_url_rule("/form", view_func=form, methods=["POST"])
+    app.add_url_rule("/upload", view_func=upload, methods=["POST"])
+    for i in range(sc.N_ROUTES):
+        app.add_url_rule(f"/r{i}/<int:x>", f"r{i}", numbered)
+    with_hook = Flask(__name__)
+    with_hook.add_url_rule("/hooked", view_func=hooked)
+    with_hook.after_request(add_hook_header)
+    return {"main": app, "jinja2": app, "hooked": with_hook}
+
+
+def build_routes(n: int) -> WSGIApp:
+    """``n`` static routes ``/s{i}`` and ``n`` dynamic routes ``/d{i}/<int:x>``."""
+    app = Flask(__name__)
+    for i in range(n):
+        app.add_url_rule(f"/s{i}", f"s{i}", hello)
+        app.add_url_rule(f"/d{i}/<int:x>", f"d{i}", numbered)
+    return app

@@ -1,0 +1,283 @@
+"""The Markdown tables and the PNG chart made from ``results.json``.
+
+Every figure that matters is a ratio between numbers measured side by side in
+the same run: the machine is shared and noisy, so absolute times only say
+what that run saw.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+Results = dict[str, Any]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}{unit}"
+
+
+def _mark(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def requests_section(part: Results) -> list[str]:
+    """Per-request table: microseconds, and microweb against Falcon and Flask."""
+    names = part["frameworks"]
+    us = part["us"]
+    rows = []
+    for s in part["scenarios"]:
+        name = s["name"]
+        mw, falcon, flask = (us.get(f, {}).get(name) for f in ("microweb", "falcon", "flask"))
+        rows.append(
+            [f"`{name}`"]
+            + [_fmt(us[f].get(name)) for f in names]
+            + [_fmt(_ratio(mw, falcon), "x", 2), _fmt(_ratio(flask, mw), "x", 1)]
+        )
+    lines = ["## 1. Per request (µs per request, in process; lower is better)", ""]
+    lines += _table(["scenario", *names, "microweb / falcon", "flask / microweb"], rows)
+    lines += ["", "How replies were compared before timing:", ""]
+    lines += [f"- `{s['name']}` ({s['description']}): {_compare_note(s['compare'])}" for s in part["scenarios"]]
+    problems = [f"- {f} `{s}`: {why}" for f, bad in part["failures"].items() for s, why in bad.items()]
+    if problems:
+        lines += ["", "Not timed (wrong answer or no app):", "", *problems]
+    if part["missing"]:
+        lines += ["", "Missing frameworks: " + ", ".join(f"{k} ({v})" for k, v in part["missing"].items())]
+    return lines
+
+
+def _compare_note(compare: str) -> str:
+    from .scenarios import COMPARISONS
+
+    return COMPARISONS[compare][1]
+
+
+def routing_section(part: Results) -> list[str]:
+    """Route-table scaling: first and last route of N, and last-of-largest over last-of-10."""
+    sizes = [str(n) for n in part["sizes"]]
+    lines = ["## 2. Route-table scaling (µs per request)", ""]
+    rows = []
+    for name in part["frameworks"]:
+        for what in ("static_first", "static_last", "dynamic_first", "dynamic_last"):
+            values = part["us"].get(name, {}).get(what, {})
+            largest = max((int(n) for n in values), default=None)
+            growth = _ratio(values.get(str(largest)), values.get(sizes[0])) if largest else None
+            rows.append(
+                [name, what]
+                + [_fmt(values.get(n)) for n in sizes]
+                + [f"{_fmt(growth, 'x', 2)} (N={largest:,})" if largest else "–"]
+            )
+    lines += _table(["framework", "route", *(f"N={int(n):,}" for n in sizes), "largest N / N=10"], rows)
+    capped = ", ".join(f"{k} (N ≤ {v:,})" for k, v in part.get("max_size", {}).items())
+    if capped:
+        lines += [
+            "",
+            f"Capped: {capped}: their route registration grows quadratically, so 10,000 routes take minutes to build.",
+        ]
+    return lines
+
+
+def coldstart_section(part: Results) -> list[str]:
+    """CGI cold start: whole-process wall time per framework, and import time of microweb."""
+    floor = part["ms"].get("werkzeug_floor", {}).get("best")
+    rows = [
+        [name, _fmt(v["best"], " ms"), _fmt(v["median"], " ms"), _fmt(_ratio(v["best"], floor), "x", 2)]
+        for name, v in part["ms"].items()
+    ]
+    lines = [
+        f"## 3. Cold start: one CGI request in a fresh process (wall time, best and median of {part['runs']} runs)",
+        "",
+    ]
+    lines += _table(["process", "best", "median", "best / werkzeug floor"], rows)
+    imp = part["importtime"]
+    lines += [
+        "",
+        f"`python -X importtime -c 'import microweb'`: {imp['microweb_ms']:.1f} ms cumulative "
+        f"(werkzeug's share {imp['werkzeug_ms']:.1f} ms). Slowest imports below microweb:",
+        "",
+    ]
+    lines += _table(["module", "cumulative ms"], [[f"`{m}`", f"{ms:.1f}"] for m, ms in imp["top"] if m != "site"])
+    floor = set(imp.get("heavy_in_floor", []))
+    extra = [m for m in imp["heavy_loaded"] if m not in floor]
+    lines += [
+        "",
+        "Modules worth deferring that `import microweb` loads beyond the floor's imports: "
+        + (", ".join(f"`{m}`" for m in extra) if extra else "none")
+        + "; loaded by the floor itself (werkzeug's `__init__`): "
+        + ", ".join(f"`{m}`" for m in sorted(floor)),
+    ]
+    return lines
+
+
+def memory_section(part: Results) -> list[str]:
+    """RSS before and after many requests, and the peak allocated during one request."""
+    lines = [f"## 5. Memory: worker RSS over {part['requests']:,} requests (all scenarios in turn)", ""]
+    rows = [
+        [
+            name,
+            _fmt(v["rss_before_kib"] / 1024, " MiB"),
+            _fmt(v["rss_after_kib"] / 1024, " MiB"),
+            _fmt(v["rss_after_kib"] - v["rss_before_kib"], " KiB", 0),
+        ]
+        for name, v in part["workers"].items()
+    ]
+    lines += _table(["framework", "RSS after warm-up", f"RSS after {part['requests']:,}", "growth"], rows)
+    scen = part["scenarios"]
+    lines += ["", "Peak memory allocated during one request (tracemalloc, KiB):", ""]
+    rows = [[name] + [_fmt(v["peak_kib"].get(s)) for s in scen] for name, v in part["workers"].items()]
+    lines += _table(["framework", *(f"`{s}`" for s in scen)], rows)
+    if part.get("missing"):
+        lines += ["", "Missing: " + ", ".join(f"{k} ({v})" for k, v in part["missing"].items())]
+    return lines
+
+
+def e2e_section(part: Results) -> list[str]:
+    """Requests per second under gunicorn, as a ratio to the raw app under the same server."""
+    lines = [
+        f"## 4. End to end: `wrk` against gunicorn ({part['server']}), {part['duration']} s per view, "
+        f"best of {part.get('rounds', 1)} rounds",
+        "",
+    ]
+    views = part["views"]
+    raw = part["rps"].get("raw", {})
+    rows = [
+        [name] + [f"{_fmt(v.get(view), '', 0)} ({_fmt(_ratio(v.get(view), raw.get(view)), 'x', 2)})" for view in views]
+        for name, v in part["rps"].items()
+    ]
+    lines += _table(["framework", *(f"`{v}` req/s (÷ raw)" for v in views)], rows)
+    if part.get("missing"):
+        lines += ["", "Missing: " + ", ".join(f"{k} ({v})" for k, v in part["missing"].items())]
+    return lines
+
+
+def targets(results: Results) -> list[list[str]]:
+    """Each target of issue 5: what was measured and whether microweb meets it."""
+    rows = []
+    req = results.get("requests")
+    if req:
+        rows += _per_request_targets(req["us"])
+    rows += _routing_target(results.get("routing"))
+    rows += _coldstart_targets(results.get("coldstart"))
+    e2e = results.get("e2e")
+    if e2e and "microweb" in e2e["rps"]:
+        ratios = {v: _ratio(e2e["rps"]["microweb"].get(v), e2e["rps"].get("raw", {}).get(v)) for v in e2e["views"]}
+        worst = min((r for r in ratios.values() if r), default=None)
+        rows.append(
+            [
+                "end to end: ≥ 0.9x raw WSGI req/s",
+                ", ".join(f"`{v}` {_fmt(r, 'x', 2)}" for v, r in ratios.items()),
+                _mark(worst and worst >= 0.9),
+            ]
+        )
+    mem = results.get("memory")
+    if mem and "microweb" in mem["workers"]:
+        w = mem["workers"]["microweb"]
+        growth = w["rss_after_kib"] - w["rss_before_kib"]
+        rows.append(
+            [f"memory: no growth over {mem['requests']:,} requests", f"{growth:+,} KiB RSS", _mark(growth <= 1024)]
+        )
+    return rows
+
+
+def _per_request_targets(us: dict[str, dict[str, float]]) -> list[list[str]]:
+    mw = us.get("microweb", {})
+    rows = []
+    # (peer, goal, label, ratio) with every ratio "lower is better" against its goal
+    for peer, goal, label in (("falcon", 1.0, "microweb / falcon ≤ 1x"), ("flask", 1 / 5, "flask / microweb ≥ 5x")):
+        ratios = {s: mw[s] / t for s, t in us.get(peer, {}).items() if mw.get(s) and t}
+        if not ratios:
+            continue
+        worst = max(ratios, key=lambda s: ratios[s])
+        misses = [s for s, r in ratios.items() if r > goal]
+        shown = ratios[worst] if peer == "falcon" else 1 / ratios[worst]
+        rows.append(
+            [
+                f"per request: {label} on every scenario",
+                f"worst `{worst}` {shown:.2f}x; {len(misses)} of {len(ratios)} scenarios miss",
+                _mark(not misses),
+            ]
+        )
+    return rows
+
+
+def _routing_target(part: Results | None) -> list[list[str]]:
+    values = (part or {}).get("us", {}).get("microweb", {}).get("dynamic_last", {})
+    largest = max((int(n) for n in values), default=None)
+    if not largest or "10" not in values:
+        return []
+    growth = values[str(largest)] / values["10"]
+    return [
+        [
+            f"routing: last of {largest:,} within 1.5x of last of 10 (dynamic)",
+            f"{growth:.2f}x",
+            _mark(growth <= 1.5 if largest >= 10_000 else None),
+        ]
+    ]
+
+
+def _coldstart_targets(part: Results | None) -> list[list[str]]:
+    if not part:
+        return []
+    ms = {k: v["best"] for k, v in part["ms"].items()}
+    rows = []
+    if "microweb" in ms and "werkzeug_floor" in ms:
+        r = ms["microweb"] / ms["werkzeug_floor"]
+        rows.append(["cold start: CGI process ≤ 1.15x the Werkzeug floor", f"{r:.2f}x", _mark(r <= 1.15)])
+    if "microweb" in ms and "flask" in ms:
+        r = ms["flask"] / ms["microweb"]
+        bottle = f"; Bottle's process is {ms['bottle'] / ms['microweb']:.2f}x microweb's" if "bottle" in ms else ""
+        rows.append(["cold start: ≥ 1.3x faster than Flask", f"flask / microweb {r:.2f}x{bottle}", _mark(r >= 1.3)])
+    return rows
+
+
+SECTIONS = [
+    ("requests", requests_section),
+    ("routing", routing_section),
+    ("coldstart", coldstart_section),
+    ("e2e", e2e_section),
+    ("memory", memory_section),
+]
+
+
+def markdown(results: Results) -> str:
+    """The whole report as Markdown."""
+    machines = [results[p]["machine"] for p, _ in SECTIONS if p in results and "machine" in results[p]]
+    lines = ["# microweb benchmarks", ""]
+    if machines:
+        m = machines[-1]
+        lines += [
+            f"Run on {m['date']}: {m['implementation']} {m['python']}, {m['system']} {m['machine']}, "
+            f"{m['cpus']} CPUs, a shared and noisy machine. Absolute figures are that run's; compare the "
+            "ratios, which were measured side by side in the same run.",
+            "",
+        ]
+    rows = targets(results)
+    if rows:
+        lines += ["## Targets (issue 5)", "", *_table(["target", "measured", "status"], rows), ""]
+    for name, section in SECTIONS:
+        if name in results:
+            lines += [*section(results[name]), ""]
+    return "\n".join(lines)
+
+
+def write(results: Results, out: str) -> str:
+    """Write ``results.md`` and ``chart.png`` (if matplotlib is installed) to ``out``; return the Markdown."""
+    text = markdown(results)
+    with open(os.path.join(out, "results.md"), "w", encoding="utf-8") as fh:
+        fh.write(text)
+    try:
+        from .chart import draw
+    except ImportError:
+        print("matplotlib is not installed: no chart (pip install matplotlib)")
+    else:
+        draw(results, os.path.join(out, "chart.png"))
+    return text

@@ -1,0 +1,92 @@
+"""Part 2: route-table scaling, the per-request time of the first and the last of N routes.
+
+Each app has N static routes ``/s{i}`` and N dynamic ones ``/d{i}/<int:x>``;
+the whole request is timed (the same harness as part 1), so what grows with
+N is the framework's matching. The app's build time is reported too.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from . import apps as frameworks
+from .timing import best_of, request_runner
+from .wsgi import WSGIApp, call, make_environ
+
+NAMES = ["microweb", "falcon", "bottle", "flask"]
+SIZES = [10, 100, 1_000, 10_000]
+QUICK_SIZES = [10, 100, 1_000]
+#: Largest N per framework: Falcon's and Bottle's add_route grow quadratically here (3,000 dynamic
+#: routes take 25-50 s to build), so 10,000 would take many minutes; they stop at 1,000.
+MAX_SIZE = {"falcon": 1_000, "bottle": 1_000}
+
+
+def targets(n: int) -> dict[str, tuple[str, bytes]]:
+    """Which paths to ask for, and the body each must answer."""
+    return {
+        "static_first": ("/s0", b"Hello, World!"),
+        "static_last": (f"/s{n - 1}", b"Hello, World!"),
+        "dynamic_first": ("/d0/7", b"7"),
+        "dynamic_last": (f"/d{n - 1}/7", b"7"),
+    }
+
+
+def _build(names: list[str], n: int) -> tuple[dict[str, WSGIApp], dict[str, float], dict[str, str]]:
+    apps: dict[str, WSGIApp] = {}
+    build_s: dict[str, float] = {}
+    missing: dict[str, str] = {}
+    for name in names:
+        if n > MAX_SIZE.get(name, n):
+            continue
+        try:
+            started = time.perf_counter()
+            apps[name] = frameworks.module(name).build_routes(n)
+            build_s[name] = time.perf_counter() - started
+        except ImportError as exc:
+            missing[name] = f"not installed ({exc.name or exc})"
+    return apps, build_s, missing
+
+
+def _checked(apps: dict[str, WSGIApp], path: str, expected: bytes, log: Any) -> dict[str, WSGIApp]:
+    """The apps that answer ``path`` with 200 and ``expected`` (the first call also warms lazy routers)."""
+    good = {}
+    for name, app in apps.items():
+        reply = call(app, make_environ("GET", path))
+        if reply.status == 200 and reply.body == expected:
+            good[name] = app
+        else:
+            log(f"  ! {name} {path}: {reply.status} {reply.body[:40]!r}")
+    return good
+
+
+def run(quick: bool = False, names: list[str] | None = None, log: Any = print) -> dict[str, Any]:
+    """Time first and last routes for every N; the results as JSON-ready data."""
+    started = time.perf_counter()
+    names = [n for n in (names or NAMES) if n in NAMES]
+    repeat, target = (3, 0.005) if quick else (5, 0.02)
+    us: dict[str, dict[str, dict[str, float]]] = {name: {} for name in names}
+    build_seconds: dict[str, dict[str, float]] = {name: {} for name in names}
+    missing: dict[str, str] = {}
+    for n in QUICK_SIZES if quick else SIZES:
+        apps, build_s, missing_now = _build(names, n)
+        missing.update(missing_now)
+        for name, seconds in build_s.items():
+            build_seconds[name][str(n)] = seconds
+        for what, (path, expected) in targets(n).items():
+            good = _checked(apps, path, expected, log)
+            timed = best_of(
+                {name: request_runner(app, make_environ("GET", path)) for name, app in good.items()}, repeat, target
+            )
+            for name, value in timed.items():
+                us[name].setdefault(what, {})[str(n)] = value
+        log(f"  N={n}: " + "  ".join(f"{k} {us[k].get('dynamic_last', {}).get(str(n), 0):.1f}" for k in apps))
+    return {
+        "frameworks": [name for name in names if name not in missing],
+        "missing": missing,
+        "sizes": QUICK_SIZES if quick else SIZES,
+        "us": us,
+        "build_seconds": build_seconds,
+        "max_size": MAX_SIZE,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
