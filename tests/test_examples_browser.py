@@ -74,6 +74,21 @@ def browser() -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def replaced(old: Any) -> Any:
+    """A wait condition: the page that ``old`` (its <html> element) belonged to has been replaced."""
+    from selenium.common.exceptions import WebDriverException
+
+    def check(driver: Any) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException:
+            # Stale; or, caught mid-navigation, "Node with given id does not belong to the document".
+            return True
+        return False
+
+    return check
+
+
 class Steps:
     """The browser, with screenshots numbered in the order they were taken."""
 
@@ -94,12 +109,17 @@ class Steps:
     def click(self, css: str) -> None:
         old = self.driver.find_element(self.by.TAG_NAME, "html")
         self.find(css).click()
-        self.wait.until(self.conditions.staleness_of(old))  # the next page has loaded
+        self.wait.until(replaced(old))
 
     def link(self, text: str) -> None:
         old = self.driver.find_element(self.by.TAG_NAME, "html")
         self.wait.until(self.conditions.element_to_be_clickable((self.by.LINK_TEXT, text))).click()
-        self.wait.until(self.conditions.staleness_of(old))
+        self.wait.until(replaced(old))
+
+    def submit(self, css: str) -> None:
+        old = self.driver.find_element(self.by.TAG_NAME, "html")
+        self.find(css).submit()
+        self.wait.until(replaced(old))
 
     def type(self, css: str, text: str) -> None:
         field = self.find(css)
@@ -176,11 +196,8 @@ def test_a_wiki_session_in_chromium(browser: Any, wiki_url: str) -> None:
     ui.shot("diff-between-revisions")
 
     # Full-text search from the box in the header.
-    search = ui.find("input[name=q]")
-    search.send_keys("experiments")
-    old = browser.find_element(ui.by.TAG_NAME, "html")
-    search.submit()
-    ui.wait.until(ui.conditions.staleness_of(old))
+    ui.find("input[name=q]").send_keys("experiments")
+    ui.submit("input[name=q]")
     assert [e.text for e in browser.find_elements(ui.by.CSS_SELECTOR, "#results a")] == ["SandBox"]
     ui.shot("search-results")
 
