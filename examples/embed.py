@@ -92,14 +92,15 @@ class Gzip:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
+        written: list[bytes] = []  # what the app passed to the legacy write() callable, if anything
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
             captured.update(status=status, headers=headers, exc_info=exc_info)
-            return captured.setdefault("written", []).append  # the legacy write() callable, buffered too
+            return written.append
 
         body_iter = self.app(environ, capture)
         try:
-            body = b"".join([*captured.get("written", []), *body_iter])
+            body = b"".join([*written, *body_iter])
         finally:
             if hasattr(body_iter, "close"):
                 body_iter.close()

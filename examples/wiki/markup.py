@@ -39,7 +39,8 @@ def to_html(text: str, existing: set[str], page_url: Callable[[str], str]) -> Ma
     """``text`` as HTML; links to pages not in ``existing`` are marked ``class="missing"``."""
 
     def inline(line: str) -> str:
-        out, pos = [], 0
+        out: list[str] = []
+        pos = 0
         for m in _INLINE.finditer(line):
             out.append(escape(line[pos : m.start()]))
             out.append(_inline_element(m, existing, page_url))

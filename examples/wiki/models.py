@@ -130,10 +130,9 @@ def save(db: Session, name: str, text: str, base: int, author: str, comment: str
             db.rollback()
             raise EditConflict(name) from None
     else:
-        moved = db.execute(
-            update(Page).where(Page.id == page.id, Page.head == base).values(head=base + 1),
-            execution_options={"synchronize_session": False},
-        )
+        # Move head from base to base + 1, only if it is still at base: no row changes when another
+        # save got there first (PostgreSQL makes a concurrent save wait for it, then checks again).
+        moved = db.connection().execute(update(Page).where(Page.id == page.id, Page.head == base).values(head=base + 1))
         if moved.rowcount != 1:
             raise EditConflict(name)
         db.expire(page, ["head"])

@@ -11,9 +11,8 @@ import difflib
 from typing import Any
 
 from sqlalchemy.orm import Session
-from werkzeug.wrappers import Response
 
-from microweb import App, abort, redirect, render, request, session, url_for
+from microweb import App, Response, abort, redirect, render, request, session, url_for
 from microweb.context import Resource
 
 from . import markup, models
@@ -34,7 +33,7 @@ def register(app: App, db: Resource[Session]) -> None:
     app.add_route("/<name>/history", wiki.history)
     app.add_route("/<name>/revision/<int:number>", wiki.old_revision)
     app.add_route("/<name>/diff", wiki.diff)
-    for code in (400, 404, 409):
+    for code in (400, 404):  # the CSRF check's 400 included
         app.errorhandler(code)(error_page)
 
 
@@ -44,6 +43,8 @@ def error_page(error: Any) -> tuple[str, int]:
 
 
 class Wiki:
+    """The controller: each public method is the view function of one URL (see :func:`register`)."""
+
     def __init__(self, db: Resource[Session]) -> None:
         self.db = db
 
