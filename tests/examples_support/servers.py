@@ -19,7 +19,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-from gateways.harness import missing, program
+from gateways.harness import missing
 
 from . import ROOT, form_token
 
@@ -152,7 +152,3 @@ def checked(argv: list[str], what: str) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     if done.returncode:
         raise RuntimeError(f"{what} config test failed:\n{done.stdout}{done.stderr}")
-
-
-def server_program(name: str) -> str:
-    return program(name)
