@@ -3,7 +3,7 @@
 from werkzeug.wrappers import Response
 
 from .app import App
-from .context import abort, current_app, redirect, render, request, session, url_for
+from .context import Resource, abort, current_app, redirect, render, request, session, url_for
 from .csrf import csrf_token
 from .sessions import Session
 from .templating import Jinja2Templates, MakoTemplates, StringTemplates
@@ -16,6 +16,7 @@ __all__ = [
     "Jinja2Templates",
     "MakoTemplates",
     "Request",
+    "Resource",
     "Response",
     "Session",
     "StringTemplates",

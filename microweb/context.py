@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast
 
 from werkzeug.exceptions import ClientDisconnected, HTTPException, ServiceUnavailable
 from werkzeug.exceptions import abort as _werkzeug_abort
@@ -103,7 +103,7 @@ def _context(what: str) -> _RequestContext:
 # ---------------------------------------------------------------- helpers for views
 
 
-def abort(code: int | Response, description: str | None = None) -> Any:
+def abort(code: int | Response, description: str | None = None) -> NoReturn:
     """Stop the request with an HTTP error, e.g. ``abort(404)`` or ``abort(403, "Members only")``."""
     if description is None:
         _werkzeug_abort(code)

@@ -349,11 +349,6 @@ def simultaneously(editors: list[tuple[str, TestClient, str]], base: int) -> dic
 # ---------------------------------------------------------------- what the wiki found in microweb
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="microweb.abort is annotated '-> Any', not 'NoReturn' (Werkzeug's abort is NoReturn): after "
-    "'if rev is None: abort(404)' a type checker still thinks rev may be None (mypy on examples/wiki/views.py)",
-)
 def test_abort_is_typed_as_never_returning() -> None:
     import typing
 
