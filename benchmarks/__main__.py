@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results[name]["machine"] = machine()
         with open(path, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=1, sort_keys=True)
+            json.dump(results, fh, indent=1)
     markdown = report.write(results, out)
     print(markdown)
     return 1 if failed else 0

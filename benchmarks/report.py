@@ -11,6 +11,14 @@ import os
 from typing import Any
 
 Results = dict[str, Any]
+#: RSS growth up to this is allocator noise, not a leak.
+NOISE_KIB = 128
+#: Row order of the tables (results.json may hold its keys in any order).
+ORDER = ["python_only", "raw", "werkzeug_floor", "microweb", "falcon", "bottle", "flask", "pyramid"]
+
+
+def _ordered(table: dict[str, Any]) -> list[tuple[str, Any]]:
+    return sorted(table.items(), key=lambda item: ORDER.index(item[0]) if item[0] in ORDER else len(ORDER))
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -91,7 +99,7 @@ def coldstart_section(part: Results) -> list[str]:
     floor = part["ms"].get("werkzeug_floor", {}).get("best")
     rows = [
         [name, _fmt(v["best"], " ms"), _fmt(v["median"], " ms"), _fmt(_ratio(v["best"], floor), "x", 2)]
-        for name, v in part["ms"].items()
+        for name, v in _ordered(part["ms"])
     ]
     lines = [
         f"## 3. Cold start: one CGI request in a fresh process (wall time, best and median of {part['runs']} runs)",
@@ -128,12 +136,12 @@ def memory_section(part: Results) -> list[str]:
             _fmt(v["rss_after_kib"] / 1024, " MiB"),
             _fmt(v["rss_after_kib"] - v["rss_before_kib"], " KiB", 0),
         ]
-        for name, v in part["workers"].items()
+        for name, v in _ordered(part["workers"])
     ]
     lines += _table(["framework", "RSS after warm-up", f"RSS after {part['requests']:,}", "growth"], rows)
     scen = part["scenarios"]
     lines += ["", "Peak memory allocated during one request (tracemalloc, KiB):", ""]
-    rows = [[name] + [_fmt(v["peak_kib"].get(s)) for s in scen] for name, v in part["workers"].items()]
+    rows = [[name] + [_fmt(v["peak_kib"].get(s)) for s in scen] for name, v in _ordered(part["workers"])]
     lines += _table(["framework", *(f"`{s}`" for s in scen)], rows)
     if part.get("missing"):
         lines += ["", "Missing: " + ", ".join(f"{k} ({v})" for k, v in part["missing"].items())]
@@ -151,7 +159,7 @@ def e2e_section(part: Results) -> list[str]:
     raw = part["rps"].get("raw", {})
     rows = [
         [name] + [f"{_fmt(v.get(view), '', 0)} ({_fmt(_ratio(v.get(view), raw.get(view)), 'x', 2)})" for view in views]
-        for name, v in part["rps"].items()
+        for name, v in _ordered(part["rps"])
     ]
     lines += _table(["framework", *(f"`{v}` req/s (÷ raw)" for v in views)], rows)
     if part.get("missing"):
@@ -182,8 +190,9 @@ def targets(results: Results) -> list[list[str]]:
     if mem and "microweb" in mem["workers"]:
         w = mem["workers"]["microweb"]
         growth = w["rss_after_kib"] - w["rss_before_kib"]
+        # Allocator noise (a fresh arena, fragmentation) moves the peers' RSS by up to ~100 KiB here.
         rows.append(
-            [f"memory: no growth over {mem['requests']:,} requests", f"{growth:+,} KiB RSS", _mark(growth <= 1024)]
+            [f"memory: no growth over {mem['requests']:,} requests", f"{growth:+,} KiB RSS", _mark(growth <= NOISE_KIB)]
         )
     return rows
 
