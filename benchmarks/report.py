@@ -85,6 +85,8 @@ def routing_section(part: Results) -> list[str]:
                 + [f"{_fmt(growth, 'x', 2)} (N={largest:,})" if largest else "–"]
             )
     lines += _table(["framework", "route", *(f"N={int(n):,}" for n in sizes), "largest N / N=10"], rows)
+    if part.get("missing"):
+        lines += ["", "Missing: " + ", ".join(f"{k} ({v})" for k, v in part["missing"].items())]
     capped = ", ".join(f"{k} (N ≤ {v:,})" for k, v in part.get("max_size", {}).items())
     if capped:
         lines += [
