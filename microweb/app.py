@@ -525,6 +525,8 @@ class App:
                 teardown(ctx.error)
             except Exception as exc:
                 logger.error("Exception in teardown hook %r on %s", teardown, _describe(ctx), exc_info=exc)
+        if ctx._request is not None:
+            ctx._request.close()  # uploaded files: closed now, not whenever the garbage collector runs
         return failed
 
     def _finish_resources(self, ctx: _RequestContext) -> None:

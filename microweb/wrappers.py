@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.sansio.http import parse_cookie
 from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request as _WerkzeugRequest
 
@@ -117,6 +118,12 @@ class Request(_WerkzeugRequest):
         """The query string's parameters, as Werkzeug parses them."""
         # Raw bytes that are not UTF-8 become U+FFFD here, where Werkzeug's strict decoding fails.
         return self.parameter_storage_class(_parse_qsl(_from_wsgi(self.environ.get("QUERY_STRING", ""))))
+
+    @cached_property
+    def cookies(self) -> ImmutableMultiDict[str, str]:
+        """The request's cookies, parsed by Werkzeug straight from ``HTTP_COOKIE``."""
+        # Werkzeug asks its header view, which walks the whole environ to find the one key.
+        return parse_cookie(self.environ.get("HTTP_COOKIE", ""), cls=self.dict_storage_class)  # type: ignore[return-value]
 
     def _load_form_data(self) -> None:
         environ = self.environ

@@ -12,11 +12,6 @@ from benchmarks.apps import build
 from benchmarks.scenarios import BY_NAME, SCENARIOS
 from benchmarks.wsgi import Reply, call, make_environ
 
-# microweb does not close the request at the end (Werkzeug's Request.close), so the multipart
-# scenario's upload is a SpooledTemporaryFile that warns when collected. That is microweb's to fix
-# (reported in issue 5); here it must not fail whichever test the collector happens to run in.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
 
 @pytest.fixture(scope="module")
 def loaded() -> dict[str, dict[str, per_request.WSGIApp]]:

@@ -172,3 +172,17 @@ def test_request_is_built_lazily(app: App, client: TestClient) -> None:
     assert built == []
     assert client.get("/args?a=1").data == b"1"
     assert built == [1]
+
+
+def test_uploaded_files_are_closed_when_the_request_ends(app: App, client: TestClient) -> None:
+    kept: list[Any] = []
+
+    @app.post("/upload")
+    def upload() -> str:
+        upload = request.files["file"]
+        kept.append(upload.stream)
+        return f"{upload.filename}:{len(upload.read())}"
+
+    response = client.post("/upload", data={"file": (io.BytesIO(b"x" * 20_000), "big.bin")})
+    assert response.data == b"big.bin:20000"
+    assert kept[0].closed
