@@ -305,8 +305,13 @@ def serve_cgi(app: WSGIApplication, **_ignored: Any) -> None:
     body.drain()
 
 
-def _bind_address(host: str, port: int, socket: str | None) -> str | tuple[str, int]:
-    return socket if socket else (host, port)
+def _serve_flup(
+    protocol: str, app: WSGIApplication, host: str, port: int, socket: str | None, umask: int | None, **options: Any
+) -> None:
+    server = require(f"flup.server.{protocol}", "fastcgi")
+    options.setdefault("debug", False)  # never show tracebacks to clients
+    bind = socket if socket else (host, port)
+    server.WSGIServer(app, bindAddress=bind, umask=umask, **options).run()
 
 
 @register_server("fastcgi")
@@ -319,9 +324,7 @@ def serve_fastcgi(
     **options: Any,
 ) -> None:
     """A FastCGI backend (flup) on TCP ``host:port`` or on the unix ``socket`` path."""
-    fcgi = require("flup.server.fcgi", "fastcgi")
-    options.setdefault("debug", False)  # never show tracebacks to clients
-    fcgi.WSGIServer(app, bindAddress=_bind_address(host, port, socket), umask=umask, **options).run()
+    _serve_flup("fcgi", app, host, port, socket, umask, **options)
 
 
 @register_server("scgi")
@@ -334,9 +337,7 @@ def serve_scgi(
     **options: Any,
 ) -> None:
     """An SCGI backend (flup) on TCP ``host:port`` or on the unix ``socket`` path."""
-    scgi = require("flup.server.scgi", "fastcgi")
-    options.setdefault("debug", False)
-    scgi.WSGIServer(app, bindAddress=_bind_address(host, port, socket), umask=umask, **options).run()
+    _serve_flup("scgi", app, host, port, socket, umask, **options)
 
 
 @register_server("waitress")

@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from gateways.harness import free_port
+from gateways.harness import end, free_port
 
 from microweb.cli import main
 
@@ -132,12 +132,7 @@ def test_run_serves_with_a_startup_line_and_request_log(project: Path) -> None:
         assert body == b"hello from the cli"
         time.sleep(0.3)  # the request line is logged just after the response went out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        end(proc)
     assert proc.stderr is not None
     with proc.stderr:
         log = proc.stderr.read().decode()

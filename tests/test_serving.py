@@ -15,7 +15,7 @@ from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import validator
 
 import pytest
-from gateways.harness import CONF, README_VALUES, free_port, missing, render_text
+from gateways.harness import CONF, README_VALUES, end, free_port, missing, render_text
 
 from microweb import App
 from microweb.serving import (
@@ -281,12 +281,7 @@ def test_reloader_restarts_on_a_source_change(tmp_path: Path) -> None:
         module.write_text(source.replace("VERSION", "two"))
         assert poll(f"http://127.0.0.1:{port}/", b"two")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        end(proc)
     assert proc.stderr is not None
     with proc.stderr:
         log = proc.stderr.read().decode()

@@ -61,6 +61,16 @@ README_VALUES = {
 }
 
 
+def end(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL if it has not gone within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def render_text(template: str, **values: str) -> str:
     """``conf/template`` with every ``@@NAME@@`` replaced by ``values[NAME]``."""
     text = (CONF / template).read_text()
