@@ -218,7 +218,7 @@ def test_readme_command_serves(command: str, path: str, expected: str, tmp_path:
         need_module("ZODB")
     with contextlib.closing(socket.socket()) as probe:
         if probe.connect_ex(("127.0.0.1", 8000)) == 0:
-            pytest.skip("port 8000, which the README's commands use, is taken on this machine")
+            missing("port 8000, which the README's commands use, is taken on this machine")
     argv = [sys.executable, str(EXAMPLES / command)]
     with running((ServerProcess(command, argv, tmp_path / "server.log", {**os.environ}, tmp_path), 8000)):
         reply = HttpClient(8000).get(path)
