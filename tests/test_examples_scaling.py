@@ -25,7 +25,7 @@ import pytest
 from examples_support import EXAMPLES
 from examples_support.postgres import Cluster, postgres_cluster
 from examples_support.servers import HttpClient, Reply, checked, save, sign_in
-from gateways.harness import ServerProcess, descendants, free_port, missing, program, running
+from gateways.harness import ServerProcess, descendants, free_port, missing, program, render_text, running
 
 pytestmark = pytest.mark.slow
 
@@ -35,11 +35,7 @@ SERVER_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
 def render_conf(template: str, **values: str) -> str:
-    text = (CONF / template).read_text()
-    for name, value in values.items():
-        text = text.replace(f"@@{name}@@", value)
-    assert "@@" not in text, f"{template}: a placeholder has no value"
-    return text
+    return render_text(template, conf=CONF, **values)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from examples_support import EXAMPLES, ROOT
-from examples_support.servers import HttpClient, check_wiki_session, checked, readable_copy, system_venv
+from examples_support.servers import HttpClient, check_wiki_session, checked, readable_copy, wiki_venv
 from gateways.harness import ServerProcess, free_port, missing, program, render, running
 
 pytestmark = pytest.mark.slow
@@ -158,7 +158,7 @@ def wiki_mod_wsgi(g: Path) -> Iterator[tuple[int, str, str]]:
     apache = Path("/usr/sbin/apache2")
     if not apache.exists() or not Path("/usr/lib/apache2/modules/mod_wsgi.so").exists():
         missing("apache2 with mod_wsgi is not installed (run .ci/install-servers)")
-    venv = system_venv()
+    venv = wiki_venv()
     appdir = readable_copy(g / "app", ROOT / "microweb", EXAMPLES / "wiki")
     data = g / "data"  # the SQLite file and its journal: written by the daemon, which runs as www-data
     data.mkdir()

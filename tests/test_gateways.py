@@ -8,9 +8,7 @@ Without a server: skipped, or failed when ``CI=true``.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
-import hashlib
 import http.client
 import importlib.util
 import json
@@ -29,15 +27,22 @@ from urllib.parse import urljoin
 
 import pytest
 from gateways.gwapp import SECRET, STREAM_CHUNKS, stream_line
-from gateways.harness import ServerProcess, free_port, missing, program, render, running
+from gateways.harness import (
+    ServerProcess,
+    free_port,
+    missing,
+    program,
+    render,
+    running,
+    runtime_requirements,
+    system_venv,
+)
 
 import microweb
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_DIR = Path(__file__).resolve().parent / "gateways"
-SYSTEM_PYTHON = Path("/usr/bin/python3")  # what Debian's mod_wsgi and mod_python embed
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 # The web servers get the environment an init system would give them, not the test run's: an
 # activated venv's python3 first on PATH is what mod_python would embed (and crash on, as www-data).
@@ -98,34 +103,10 @@ def appdir(workroot: Path) -> Path:
     return app
 
 
-def _runtime_requirements() -> list[str]:
-    cfg = configparser.ConfigParser()
-    cfg.read(ROOT / "setup.cfg")
-    return [line.strip() for line in cfg["options"]["install_requires"].splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="session")
 def sys_venv(appdir: Path) -> Path:
     """A venv of /usr/bin/python3 with microweb's dependencies, cached across runs (the project is not in it)."""
-    if not SYSTEM_PYTHON.exists():
-        missing(f"{SYSTEM_PYTHON} (the Python of Debian's Apache modules) is not installed")
-    reqs = _runtime_requirements()
-    version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
-    key = hashlib.sha256("\n".join([version.stdout, *reqs]).encode()).hexdigest()[:12]
-    venv = Path(f"/var/tmp/microweb-gw-venv-{key}")
-    if not (venv / "complete").exists():
-        building = Path(tempfile.mkdtemp(prefix=venv.name + ".", dir="/var/tmp"))
-        made = subprocess.run([SYSTEM_PYTHON, "-m", "venv", building], capture_output=True, text=True)
-        if made.returncode:
-            missing(f"cannot make a venv of {SYSTEM_PYTHON} (apt-get install python3-venv): {made.stderr.strip()}")
-        pip = [building / "bin/python", "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs]
-        subprocess.run(pip, check=True, timeout=300)
-        building.chmod(0o755)
-        (building / "complete").touch()
-        with contextlib.suppress(OSError):  # another run may have finished first: keep either
-            building.rename(venv)
-        if not (venv / "complete").exists():
-            venv = building
+    venv = system_venv("microweb-gw-venv", runtime_requirements())
     # Apache's children run as www-data: prove they can import the app with this Python.
     probe = subprocess.run(
         [program("runuser"), "-u", "www-data", "--", venv / "bin/python", "-c", "import gwapp, werkzeug"],

@@ -7,23 +7,18 @@ session that every gateway must carry.
 
 from __future__ import annotations
 
-import configparser
-import contextlib
-import hashlib
 import http.client
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-from gateways.harness import missing
+from gateways.harness import runtime_requirements, system_venv
 
-from . import ROOT, form_token
+from . import form_token
 
-SYSTEM_PYTHON = Path("/usr/bin/python3")  # what Debian's mod_wsgi embeds
 WIKI_REQUIREMENTS = ["SQLAlchemy>=2.0", "Jinja2>=3.1"]
 
 
@@ -109,33 +104,9 @@ def check_wiki_session(port: int, prefix: str) -> None:
 # ---------------------------------------------------------------- a Debian-Python venv for mod_wsgi
 
 
-def _runtime_requirements() -> list[str]:
-    cfg = configparser.ConfigParser()
-    cfg.read(ROOT / "setup.cfg")
-    return [line.strip() for line in cfg["options"]["install_requires"].splitlines() if line.strip()]
-
-
-def system_venv() -> Path:
+def wiki_venv() -> Path:
     """A venv of /usr/bin/python3 with microweb's and the wiki's dependencies, cached in /var/tmp."""
-    if not SYSTEM_PYTHON.exists():
-        missing(f"{SYSTEM_PYTHON} (the Python of Debian's mod_wsgi) is not installed")
-    reqs = [*_runtime_requirements(), *WIKI_REQUIREMENTS]
-    version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
-    key = hashlib.sha256("\n".join([version.stdout, *reqs]).encode()).hexdigest()[:12]
-    venv = Path(f"/var/tmp/microweb-examples-venv-{key}")
-    if (venv / "complete").exists():
-        return venv
-    building = Path(tempfile.mkdtemp(prefix=venv.name + ".", dir="/var/tmp"))
-    made = subprocess.run([SYSTEM_PYTHON, "-m", "venv", building], capture_output=True, text=True)
-    if made.returncode:
-        missing(f"cannot make a venv of {SYSTEM_PYTHON} (apt-get install python3-venv): {made.stderr.strip()}")
-    pip = [building / "bin/python", "-m", "pip", "install", "-q", "--disable-pip-version-check", *reqs]
-    subprocess.run(pip, check=True, timeout=300)
-    building.chmod(0o755)
-    (building / "complete").touch()
-    with contextlib.suppress(OSError):  # another run may have finished first: keep either
-        building.rename(venv)
-    return venv if (venv / "complete").exists() else building
+    return system_venv("microweb-examples-venv", [*runtime_requirements(), *WIKI_REQUIREMENTS])
 
 
 def readable_copy(dest: Path, *trees: Path) -> Path:

@@ -7,12 +7,15 @@ by PID too, after checking that the PID still belongs to the same process.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -71,9 +74,42 @@ def end(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
-def render_text(template: str, **values: str) -> str:
-    """``conf/template`` with every ``@@NAME@@`` replaced by ``values[NAME]``."""
-    text = (CONF / template).read_text()
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # the Python that Debian's mod_wsgi and mod_python embed
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def runtime_requirements() -> list[str]:
+    """microweb's install_requires, read from setup.cfg."""
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    return [line.strip() for line in cfg["options"]["install_requires"].splitlines() if line.strip()]
+
+
+def system_venv(name: str, requirements: Sequence[str]) -> Path:
+    """A venv of Debian's /usr/bin/python3 with ``requirements``, readable by www-data, cached in /var/tmp."""
+    if not SYSTEM_PYTHON.exists():
+        missing(f"{SYSTEM_PYTHON} (the Python of Debian's Apache modules) is not installed")
+    version = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
+    key = hashlib.sha256("\n".join([version.stdout, *requirements]).encode()).hexdigest()[:12]
+    venv = Path(f"/var/tmp/{name}-{key}")
+    if (venv / "complete").exists():
+        return venv
+    building = Path(tempfile.mkdtemp(prefix=venv.name + ".", dir="/var/tmp"))
+    made = subprocess.run([SYSTEM_PYTHON, "-m", "venv", building], capture_output=True, text=True)
+    if made.returncode:
+        missing(f"cannot make a venv of {SYSTEM_PYTHON} (apt-get install python3-venv): {made.stderr.strip()}")
+    pip = [building / "bin/python", "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements]
+    subprocess.run(pip, check=True, timeout=300)
+    building.chmod(0o755)
+    (building / "complete").touch()
+    with contextlib.suppress(OSError):  # another run may have finished first: keep either
+        building.rename(venv)
+    return venv if (venv / "complete").exists() else building
+
+
+def render_text(template: str, conf: Path | None = None, **values: str) -> str:
+    """``conf/template`` with every ``@@NAME@@`` replaced by ``values[NAME]`` (``conf``: this folder's)."""
+    text = ((conf or CONF) / template).read_text()
     for name, value in values.items():
         text = text.replace(f"@@{name}@@", value)
     assert "@@" not in text, f"{template}: a placeholder has no value"
