@@ -221,20 +221,21 @@ def gw_gunicorn_gthread(ctx: Ctx) -> Iterator[Gateway]:
     assert not (ctx.g / ".gunicorn").exists(), "control_socket_disable=True still made a control socket"
 
 
+def _cgi_lighttpd(ctx: Ctx, name: str, conf: str) -> Iterator[Gateway]:
+    render("app-lighttpd.cgi", ctx.g / "cgi-bin/app.cgi", 0o755, PYTHON=sys.executable, APPDIR=str(ctx.appdir))
+    server, port = _lighttpd(ctx, conf)
+    with running((server, port)):
+        yield Gateway(name, port, "lighttpd", {"gateway_interface": "CGI/1.1"})
+
+
 @contextlib.contextmanager
 def gw_cgi_lighttpd(ctx: Ctx) -> Iterator[Gateway]:
-    render("app-lighttpd.cgi", ctx.g / "cgi-bin/app.cgi", 0o755, PYTHON=sys.executable, APPDIR=str(ctx.appdir))
-    server, port = _lighttpd(ctx, "lighttpd-cgi.conf")
-    with running((server, port)):
-        yield Gateway("cgi-lighttpd", port, "lighttpd", {"gateway_interface": "CGI/1.1"})
+    yield from _cgi_lighttpd(ctx, "cgi-lighttpd", "lighttpd-cgi.conf")
 
 
 @contextlib.contextmanager
 def gw_cgi_lighttpd_rewrite(ctx: Ctx) -> Iterator[Gateway]:
-    render("app-lighttpd.cgi", ctx.g / "cgi-bin/app.cgi", 0o755, PYTHON=sys.executable, APPDIR=str(ctx.appdir))
-    server, port = _lighttpd(ctx, "lighttpd-cgi-rewrite.conf")
-    with running((server, port)):
-        yield Gateway("cgi-lighttpd-rewrite", port, "lighttpd", {"gateway_interface": "CGI/1.1"})
+    yield from _cgi_lighttpd(ctx, "cgi-lighttpd-rewrite", "lighttpd-cgi-rewrite.conf")
 
 
 @contextlib.contextmanager
