@@ -337,10 +337,13 @@ class App:
         """Match, run the before hooks and the view: a Response, or plain parts for the fast path."""
         try:
             rv = self._dispatch(ctx)
-            if not self.after_request_funcs and ctx._session is None:  # nothing needs a Response object
+            if not self.after_request_funcs:  # nothing needs a Response object
                 simple = _simple_body(rv)
                 if simple is not None:
-                    return "200 OK", [("Content-Type", simple[1])], simple[0]
+                    headers = [("Content-Type", simple[1])]
+                    if ctx._session is not None:
+                        headers += self.session_cookie.headers(ctx._session, ctx.environ)
+                    return "200 OK", headers, simple[0]
             return self._process_response(ctx, self.make_response(rv))
         except Exception as exc:
             return self._handle_exception(ctx, exc)

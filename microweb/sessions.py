@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.http import dump_cookie
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -93,22 +94,30 @@ class SessionCookie:
             return Session()
         return Session(data) if isinstance(data, dict) else Session()
 
+    def headers(self, session: Session, environ: WSGIEnvironment) -> list[tuple[str, str]]:
+        """The response headers ``session`` needs: ``Vary: Cookie``, and the cookie if the session changed."""
+        headers = [("Vary", "Cookie")]
+        if session.modified:
+            config = self.config
+            path = config["SESSION_COOKIE_PATH"] or environ.get("SCRIPT_NAME") or "/"
+            value, max_age = (self.serializer.dumps(dict(session)), config["SESSION_MAX_AGE"]) if session else ("", 0)
+            cookie = dump_cookie(
+                self.name,
+                value,
+                max_age=max_age,
+                expires=None if session else 0,  # an emptied session deletes the cookie
+                path=path,
+                secure=config["SESSION_COOKIE_SECURE"],
+                httponly=config["SESSION_COOKIE_HTTPONLY"],
+                samesite=config["SESSION_COOKIE_SAMESITE"],
+            )
+            headers.append(("Set-Cookie", cookie))
+        return headers
+
     def save(self, session: Session, response: Response, environ: WSGIEnvironment) -> None:
-        """Set (or delete) the cookie on ``response`` if the session changed."""
-        response.vary.add("Cookie")
-        if not session.modified:
-            return
-        config = self.config
-        path = config["SESSION_COOKIE_PATH"] or environ.get("SCRIPT_NAME") or "/"
-        if not session:
-            response.delete_cookie(self.name, path=path)
-            return
-        response.set_cookie(
-            self.name,
-            self.serializer.dumps(dict(session)),
-            max_age=config["SESSION_MAX_AGE"],
-            path=path,
-            secure=config["SESSION_COOKIE_SECURE"],
-            httponly=config["SESSION_COOKIE_HTTPONLY"],
-            samesite=config["SESSION_COOKIE_SAMESITE"],
-        )
+        """Add the headers of :meth:`headers` to ``response``."""
+        for name, value in self.headers(session, environ):
+            if name == "Vary":
+                response.vary.add(value)
+            else:
+                response.headers.add(name, value)
