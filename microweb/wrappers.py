@@ -150,7 +150,7 @@ class Request(_WerkzeugRequest):
         header = self.environ.get("HTTP_COOKIE", "")
         if '"' in header:  # quoted values carry escapes to undo
             return parse_cookie(header, cls=self.dict_storage_class)  # type: ignore[return-value]
-        return self.dict_storage_class(_split_cookies(header))
+        return self.dict_storage_class(_split_cookies(header))  # type: ignore[return-value]
 
     def close(self) -> None:
         """Close the uploaded files, if the body was parsed for any."""
