@@ -2,7 +2,7 @@
 
 Each framework runs in its own process (``python -m benchmarks.memory
 FRAMEWORK REQUESTS``), so RSS is that worker's alone: warm up with every
-scenario, note RSS, make REQUESTS more requests cycling through the
+scenario (a fifth of REQUESTS), note RSS, make REQUESTS more requests cycling through the
 scenarios, note RSS again. Then tracemalloc measures the peak memory
 allocated during one request of each scenario.
 """
@@ -38,9 +38,10 @@ def worker(name: str, requests: int) -> dict[str, Any]:
     ready, _failures = check(loaded, SCENARIOS)
     runners = {s: request_runner(p.app, p.environ, p.body) for s, p in ready[name].items()}
     cycle = list(runners.values())
-    for _ in range(20):  # warm-up: lazy routers, caches, interned strings
-        for one in cycle:
-            one()
+    # Warm-up: lazy routers and the bounded caches of re, Werkzeug and the frameworks fill up first,
+    # so that growth after it is what the requests leave behind.
+    for i in range(max(requests // 5, 20 * len(cycle))):
+        cycle[i % len(cycle)]()
     gc.collect()
     before = rss_kib()
     for i in range(requests):
