@@ -13,6 +13,28 @@ if TYPE_CHECKING:
     from werkzeug.wrappers import Response
 
 MIN_KEY_LENGTH = 16
+# A key of fewer different characters than this ("aaaa...", "abab...") is a placeholder, not random
+# data; a random 16-character hex key has so few with a probability of about 1e-9.
+MIN_KEY_DISTINCT = 4
+_KEY_ADVICE = (
+    f"secret_key must be at least {MIN_KEY_LENGTH} characters of random data, "
+    'e.g. python -c "import secrets; print(secrets.token_hex(32))"'
+)
+
+
+def _key_problem(key: object) -> str | None:
+    """What makes ``key`` unfit to sign sessions, or None."""
+    if not isinstance(key, (str, bytes)):
+        return f"is a {type(key).__name__}, not a str, bytes or list of them"
+    if not key:
+        return "is empty"
+    if not key.strip():
+        return "is only whitespace"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"is only {len(key)} characters long"
+    if len(set(key)) < MIN_KEY_DISTINCT:
+        return f"uses only {len(set(key))} different characters"
+    return None
 
 
 class Session(dict[str, Any]):
@@ -71,13 +93,18 @@ class SessionCookie:
 
     @staticmethod
     def check_key(secret_key: str | bytes | list[str | bytes]) -> None:
-        """Refuse an empty or guessable key with a message that says what to do."""
+        """Refuse an empty or guessable key with a message that says what's wrong and what to do.
+
+        The message never contains the key: it may end up in a log.
+        """
         keys = secret_key if isinstance(secret_key, list) else [secret_key]
-        if not keys or any(len(key) < MIN_KEY_LENGTH for key in keys):
-            raise ValueError(
-                f"secret_key must be at least {MIN_KEY_LENGTH} characters of random data, "
-                'e.g. python -c "import secrets; print(secrets.token_hex(32))"'
-            )
+        if not keys:
+            raise ValueError(f"secret_key is an empty list; {_KEY_ADVICE}")
+        for n, key in enumerate(keys, 1):
+            which = f"key {n} of {len(keys)} in secret_key" if len(keys) > 1 else "secret_key"
+            problem = _key_problem(key)
+            if problem:
+                raise ValueError(f"{which} {problem}; {_KEY_ADVICE}")
 
     @property
     def name(self) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 import time
 from typing import Any
 
 import pytest
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from microweb import App, session
 from microweb.testing import TestClient
@@ -93,6 +96,30 @@ def test_key_rotation_old_cookies_still_verify(session_app: App) -> None:
     assert client.get("/me").json == {"user": None}
 
 
+def test_key_rotation_uses_itsdangerous_fallback_keys_and_the_newest_signs(session_app: App) -> None:
+    old, new = SECRET, "the-new-secret-key-0123456789"
+    only_old, only_new = (URLSafeTimedSerializer(key, salt="microweb.session") for key in (old, new))
+    client = TestClient(session_app)
+    client.post("/login/ann")
+    assert only_old.loads(_cookie(client).value) == {"user": "ann"}
+    session_app.config["SECRET_KEY"] = [old, new]
+    # itsdangerous' own rotation: every key verifies, the last one signs
+    assert session_app.session_cookie.serializer.secret_keys == [old.encode(), new.encode()]
+    assert client.get("/me").json == {"user": "ann"}  # signed with the old key, still valid
+    client.post("/login/bob")  # the session changes, so the cookie is signed again: with the new key
+    resigned = _cookie(client).value
+    assert only_new.loads(resigned) == {"user": "bob"}
+    with pytest.raises(BadSignature):
+        only_old.loads(resigned)
+
+
+def test_session_is_signed_not_encrypted(session_app: App, client: TestClient) -> None:
+    # What SECURITY.md says: anyone holding the cookie can read it, nobody without the key can change it.
+    client.post("/login/ann")
+    payload = _cookie(client).value.split(".")[0]
+    assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) == {"user": "ann"}
+
+
 def test_session_without_secret_key_names_the_setting() -> None:
     app = App()
 
@@ -107,10 +134,49 @@ def test_session_without_secret_key_names_the_setting() -> None:
     assert "App(secret_key=...)" in app.test_client().get("/").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("key", ["", "short", b"0123456789", ["long-enough-key-0123456789", "weak"], []])
-def test_weak_or_empty_secret_key_is_refused(key: Any) -> None:
-    with pytest.raises(ValueError, match="secret_key must be at least 16 characters"):
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("", "secret_key is empty"),
+        (b"", "secret_key is empty"),
+        (" " * 32, "secret_key is only whitespace"),
+        ("\t\n" * 10, "secret_key is only whitespace"),
+        ("short", "secret_key is only 5 characters long"),
+        (b"0123456789", "secret_key is only 10 characters long"),
+        ("a" * 32, "secret_key uses only 1 different characters"),
+        ("abc" * 11, "secret_key uses only 3 different characters"),
+        (12345678901234567890, "secret_key is a int, not a str, bytes or list of them"),
+        ([], "secret_key is an empty list"),
+        (["long-enough-key-0123456789", "weak"], "key 2 of 2 in secret_key is only 4 characters long"),
+        (["", "long-enough-key-0123456789"], "key 1 of 2 in secret_key is empty"),
+    ],
+)
+def test_weak_or_empty_secret_key_is_refused_with_what_is_wrong(key: Any, problem: str) -> None:
+    with pytest.raises(ValueError) as refused:
         App(secret_key=key)
+    message = str(refused.value)
+    assert message.startswith(problem + "; secret_key must be at least 16 characters of random data")
+    assert "secrets.token_hex(32)" in message
+    assert "\n" not in message
+
+
+def test_weak_key_message_never_shows_the_key() -> None:
+    with pytest.raises(ValueError) as refused:
+        App(secret_key="hunter2hunter2")
+    assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize("key", ["0123456789abcdef", b"\x00\x01\x02\x03" * 4, "padded key, ok  "])
+def test_keys_of_16_varied_characters_are_accepted(key: str | bytes) -> None:
+    assert App(secret_key=key).session_cookie.secret_key == key
+    for generated in (secrets.token_hex(8), secrets.token_bytes(16), secrets.token_urlsafe(32)):
+        App(secret_key=generated)
+
+
+def test_weak_key_set_in_config_later_is_refused_when_the_session_is_used(session_app: App) -> None:
+    session_app.config["SECRET_KEY"] = "too-short"
+    with pytest.raises(ValueError, match="secret_key is only 9 characters long"):
+        session_app.session_cookie  # noqa: B018  (the property builds the signer)
 
 
 def test_session_tracks_changes() -> None:
