@@ -57,6 +57,16 @@ def test_cookie_flags(session_app: App, client: TestClient) -> None:
     assert "Secure" in client.post("/login/bob").headers["Set-Cookie"]
 
 
+def test_clearing_the_session_deletes_the_cookie_with_the_same_flags(session_app: App, client: TestClient) -> None:
+    # A browser ignores a Set-Cookie for a __Host- cookie without Secure: logging out would not work.
+    session_app.config.update(SESSION_COOKIE_NAME="__Host-session", SESSION_COOKIE_SECURE=True)
+    set_header = client.post("/login/ann", base_url="https://localhost").headers["Set-Cookie"]
+    delete_header = client.post("/logout", base_url="https://localhost").headers["Set-Cookie"]
+    assert delete_header.startswith("__Host-session=;") and "Max-Age=0" in delete_header
+    for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+        assert flag in set_header.split("; ") and flag in delete_header.split("; ")
+
+
 def test_cookie_only_sent_when_changed_and_vary_cookie(session_app: App, client: TestClient) -> None:
     client.post("/login/ann")
     response = client.get("/me")
