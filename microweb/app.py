@@ -581,14 +581,21 @@ class App:
         port: int = 8000,
         debug: bool | None = None,
         server: str = "wsgiref",
+        *,
+        allow_remote_debug: bool = False,
         **options: Any,
     ) -> None:
-        """Serve the app (by default on the threaded wsgiref dev server) until interrupted."""
+        """Serve the app (by default on the threaded wsgiref dev server) until interrupted.
+
+        In debug mode, a ``host`` other than loopback (127.0.0.0/8, ::1,
+        ``localhost``) raises :class:`~microweb.serving.UnsafeDebugHost`
+        unless ``allow_remote_debug=True``.
+        """
         from .serving import run
 
         if debug is not None:
             self.debug = debug
-        run(self, server=server, host=host, port=port, **options)
+        run(self, server=server, host=host, port=port, allow_remote_debug=allow_remote_debug, **options)
 
 
 def _unpack(rv: Any) -> tuple[Any, int | None, Any]:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .serving import SERVERS, run
+from .serving import SERVERS, UnsafeDebugHost, run
 
 
 class TargetError(Exception):
@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--prefix", metavar="PATH", help="serve the app under this path, e.g. /app")
     serve.add_argument("--debug", action="store_true", help="show tracebacks on error pages (development only)")
     serve.add_argument("--reload", action="store_true", help="restart when a .py file of the app changes")
+    serve.add_argument(
+        "--allow-remote-debug",
+        action="store_true",
+        help="allow --debug on a --host other than loopback (127.0.0.1, ::1, localhost): unsafe",
+    )
     routes = commands.add_parser("routes", help="list an app's URL rules", description="List the rules of MODULE:APP.")
     routes.add_argument("target", metavar="MODULE:APP")
     cgi = commands.add_parser("cgi", help="answer one CGI request", description="Run MODULE:APP as a CGI script.")
@@ -86,8 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.debug:
                 app.debug = True
             options = {"socket": args.socket} if args.socket else {}
-            run(app, args.server, host=args.host, port=args.port, prefix=args.prefix, reload=args.reload, **options)
-    except TargetError as exc:
+            run(
+                app,
+                args.server,
+                host=args.host,
+                port=args.port,
+                prefix=args.prefix,
+                reload=args.reload,
+                allow_remote_debug=args.allow_remote_debug,
+                **options,
+            )
+    except (TargetError, UnsafeDebugHost) as exc:
         print(f"microweb: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -10,6 +10,7 @@ package is one clear line naming the extra to install. Add your own with
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import os
 import shlex
 import sys
@@ -31,6 +32,10 @@ class ServerMissing(ImportError):
     """The package a server adapter needs is not installed."""
 
 
+class UnsafeDebugHost(ValueError):
+    """Debug mode on an address that other machines can reach, without ``allow_remote_debug``."""
+
+
 def register_server(name: str) -> Callable[[ServerAdapter], ServerAdapter]:
     """Register ``adapter(app, host=..., port=..., **options)`` as server ``name``."""
 
@@ -47,18 +52,23 @@ def run(
     *,
     prefix: str | None = None,
     reload: bool = False,
+    allow_remote_debug: bool = False,
     **options: Any,
 ) -> None:
     """Serve ``app`` with the server adapter called ``server``.
 
     ``prefix`` serves the app under that path (``/app``: SCRIPT_NAME ``/app``,
     404 elsewhere); ``reload`` restarts the server when a source file changes.
-    The other options go to the adapter.
+    An app in debug mode is only served on a loopback address unless
+    ``allow_remote_debug`` (see :func:`check_debug_host`). The other options
+    go to the adapter.
     """
     try:
         adapter = SERVERS[server]
     except KeyError:
         raise ValueError(f"Unknown server {server!r}; choose one of: {', '.join(sorted(SERVERS))}") from None
+    if server != "cgi" and not options.get("socket"):  # the others listen on a TCP address
+        check_debug_host(app, options.get("host", "127.0.0.1"), allow_remote_debug=allow_remote_debug)
     try:
         if reload and not os.environ.get(RELOADER_ENV):
             run_with_reloader(watch=[_app_dir(app), os.getcwd()])
@@ -69,6 +79,41 @@ def run(
     except ServerMissing as exc:
         # One line, no traceback: the fix is an install command, not a code change.
         raise SystemExit(f"microweb: {exc}") from None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine: ``localhost``, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False  # any other name may resolve to an address others can reach
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _debugging(app: WSGIApplication) -> bool:
+    """Whether ``app`` shows tracebacks: its ``debug`` flag, or Werkzeug's debugger around it."""
+    if getattr(app, "debug", False):
+        return True
+    debugger = sys.modules.get("werkzeug.debug")  # not imported: nothing can be wrapped in it
+    wrapped = (app, getattr(app, "wsgi_app", None))
+    return debugger is not None and any(isinstance(layer, debugger.DebuggedApplication) for layer in wrapped)
+
+
+def check_debug_host(app: WSGIApplication, host: str, *, allow_remote_debug: bool = False) -> None:
+    """Refuse to serve an app in debug mode on a non-loopback ``host`` unless ``allow_remote_debug``.
+
+    A debug traceback shows source code and values to whoever gets it, and
+    Werkzeug's debugger runs the Python they type.
+    """
+    if allow_remote_debug or is_loopback(host) or not _debugging(app):
+        return
+    raise UnsafeDebugHost(
+        f"debug mode shows tracebacks to anyone who can reach {host or 'every interface'!r}: "
+        "serve it on 127.0.0.1, or pass --allow-remote-debug (allow_remote_debug=True) if you mean it"
+    )
 
 
 def require(module: str, extra: str) -> Any:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from wsgiref.validate import validator
 
 import pytest
 
 from microweb import App
+from microweb.serving import SERVERS, register_server
 from microweb.testing import TestClient
 
 SECRET = "test-secret-key-0123456789abcdef"
@@ -26,3 +28,18 @@ def app() -> App:
 @pytest.fixture
 def client(app: App) -> TestClient:
     return validated_client(app)
+
+
+@pytest.fixture
+def recorder() -> Iterator[dict[str, Any]]:
+    """A server adapter called ``test-recorder`` that records what it was given instead of serving."""
+    seen: dict[str, Any] = {}
+
+    @register_server("test-recorder")
+    def record(app: Any, **options: Any) -> None:
+        seen.update(app=app, **options)
+
+    try:
+        yield seen
+    finally:
+        del SERVERS["test-recorder"]

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gateways.harness import end, free_port
@@ -18,6 +19,7 @@ APP_SOURCE = """
 from microweb import App
 
 app = App(__name__)
+debug_app = App(__name__, debug=True)
 NOT_AN_APP = 42
 
 
@@ -109,7 +111,8 @@ def test_run_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = capsys.readouterr().out
-    for option in ("--host", "--port", "--server", "--debug", "--reload", "--prefix", "--socket"):
+    options = ("--host", "--port", "--server", "--debug", "--reload", "--prefix", "--socket", "--allow-remote-debug")
+    for option in options:
         assert option in out
     for server in ("wsgiref", "cgi", "fastcgi", "scgi", "waitress", "gunicorn"):
         assert server in out
@@ -148,3 +151,48 @@ def test_port_in_use_is_one_clear_line(project: Path) -> None:
         done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert done.stderr == f"microweb: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["cliapp:app", "--debug", "--host", "0.0.0.0"],
+        ["cliapp:app", "--debug", "--host", "::"],
+        ["cliapp:app", "--debug", "--host", "example.com"],
+        ["cliapp:debug_app", "--host", "0.0.0.0"],  # debug set in the code, not on the command line
+    ],
+)
+def test_debug_on_a_reachable_host_is_one_clear_line_and_status_2(
+    project: Path, recorder: dict[str, Any], capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    assert main(["run", *args, "--server", "test-recorder"]) == 2
+    assert recorder == {}  # nothing served
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("microweb: error: debug mode shows tracebacks to anyone who can reach ")
+    assert "--allow-remote-debug" in err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_debug_on_loopback_is_served(project: Path, recorder: dict[str, Any], host: str) -> None:
+    assert main(["run", "cliapp:app", "--debug", "--host", host, "--server", "test-recorder"]) == 0
+    assert recorder["host"] == host and recorder["app"].debug
+
+
+def test_allow_remote_debug_forces_it(project: Path, recorder: dict[str, Any]) -> None:
+    argv = ["run", "cliapp:app", "--debug", "--host", "0.0.0.0", "--allow-remote-debug", "--server", "test-recorder"]
+    assert main(argv) == 0
+    assert recorder["host"] == "0.0.0.0" and recorder["app"].debug
+
+
+@pytest.mark.slow
+def test_debug_on_a_reachable_host_exits_2_without_traceback(project: Path) -> None:
+    # 192.0.2.1 is a documentation address this machine does not have: were the check
+    # missing, the server would fail to bind (status 1) rather than listen beyond loopback.
+    argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--debug", "--host", "192.0.2.1"]
+    done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "microweb: error: debug mode shows tracebacks to anyone who can reach '192.0.2.1': serve it on "
+        "127.0.0.1, or pass --allow-remote-debug (allow_remote_debug=True) if you mean it\n"
+    )

@@ -22,10 +22,11 @@ from microweb.serving import (
     SERVERS,
     PrefixMiddleware,
     ServerMissing,
+    UnsafeDebugHost,
     _CGIInput,
     fix_cgi_paths,
     for_mod_python,
-    register_server,
+    is_loopback,
     require,
     run,
 )
@@ -58,29 +59,15 @@ def call(app: Any, **environ: str) -> tuple[str, bytes]:
 # ---------------------------------------------------------------- the registry
 
 
-def test_registered_adapter_gets_the_app_and_options() -> None:
-    seen: dict[str, Any] = {}
-
-    @register_server("test-recorder")
-    def recorder(app: Any, **options: Any) -> None:
-        seen.update(app=app, **options)
-
-    try:
-        app = App(__name__)
-        app.run(server="test-recorder", port=1234, threads=3)
-        assert seen == {"app": app, "host": "127.0.0.1", "port": 1234, "threads": 3}
-    finally:
-        del SERVERS["test-recorder"]
+def test_registered_adapter_gets_the_app_and_options(recorder: dict[str, Any]) -> None:
+    app = App(__name__)
+    app.run(server="test-recorder", port=1234, threads=3)
+    assert recorder == {"app": app, "host": "127.0.0.1", "port": 1234, "threads": 3}
 
 
-def test_prefix_option_wraps_the_app() -> None:
-    seen: dict[str, Any] = {}
-    register_server("test-recorder")(lambda app, **options: seen.update(app=app))
-    try:
-        run(paths_app, "test-recorder", prefix="/app/")
-        assert call(seen["app"], PATH_INFO="/app/x") == ("200 OK", b"/app|/x")
-    finally:
-        del SERVERS["test-recorder"]
+def test_prefix_option_wraps_the_app(recorder: dict[str, Any]) -> None:
+    run(paths_app, "test-recorder", prefix="/app/")
+    assert call(recorder["app"], PATH_INFO="/app/x") == ("200 OK", b"/app|/x")
 
 
 def test_unknown_server_names_the_known_ones() -> None:
@@ -111,6 +98,81 @@ def test_server_packages_are_imported_only_when_chosen() -> None:
     mods = {"flup", "gunicorn", "waitress", "watchfiles"}
     done = subprocess.run([sys.executable, "-c", code.replace("MODS", repr(mods))], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+# ---------------------------------------------------------------- debug mode stays on loopback
+
+LOOPBACK = ["127.0.0.1", "127.3.4.5", "::1", "[::1]", "localhost", "LocalHost", "::ffff:127.0.0.1"]
+REACHABLE = ["0.0.0.0", "", "::", "192.168.1.10", "10.0.0.1", "2001:db8::1", "example.com", "localhost.example.com"]
+
+
+@pytest.mark.parametrize("host", LOOPBACK)
+def test_debug_mode_is_served_on_loopback(recorder: dict[str, Any], host: str) -> None:
+    assert is_loopback(host)
+    app = App(__name__)
+    app.run(server="test-recorder", host=host, debug=True)
+    assert recorder["app"] is app and recorder["host"] == host and app.debug
+
+
+@pytest.mark.parametrize("host", REACHABLE)
+def test_debug_mode_on_a_reachable_host_is_refused(recorder: dict[str, Any], host: str) -> None:
+    assert not is_loopback(host)
+    with pytest.raises(UnsafeDebugHost) as refused:
+        App(__name__).run(server="test-recorder", host=host, debug=True)
+    assert recorder == {}  # never served
+    message = str(refused.value)
+    assert repr(host or "every interface") in message and "allow_remote_debug=True" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("host", REACHABLE)
+def test_debug_on_a_reachable_host_when_explicitly_allowed_or_without_debug(
+    recorder: dict[str, Any], host: str
+) -> None:
+    App(__name__).run(server="test-recorder", host=host, debug=True, allow_remote_debug=True)
+    assert recorder["host"] == host
+    recorder.clear()
+    App(__name__).run(server="test-recorder", host=host)
+    assert recorder["host"] == host
+
+
+def test_an_app_created_in_debug_mode_is_refused_too(recorder: dict[str, Any]) -> None:
+    with pytest.raises(UnsafeDebugHost):
+        run(App(__name__, debug=True), "test-recorder", host="0.0.0.0")
+    with pytest.raises(UnsafeDebugHost):
+        App(__name__, debug=True).run(server="test-recorder", host="0.0.0.0")
+    assert recorder == {}
+
+
+def test_werkzeugs_debugger_counts_as_debug_mode(recorder: dict[str, Any]) -> None:
+    from werkzeug.debug import DebuggedApplication
+
+    app = App(__name__)
+    with pytest.raises(UnsafeDebugHost):
+        run(DebuggedApplication(app), "test-recorder", host="0.0.0.0")
+    app.wsgi_app = DebuggedApplication(app.wsgi_app, evalex=True)
+    with pytest.raises(UnsafeDebugHost):
+        app.run(server="test-recorder", host="0.0.0.0")
+    assert recorder == {}
+    app.run(server="test-recorder", host="127.0.0.1")
+    assert recorder["app"] is app
+
+
+def test_debug_check_comes_before_the_reloader(monkeypatch: pytest.MonkeyPatch) -> None:
+    import microweb.serving
+
+    started: list[object] = []
+    monkeypatch.setattr(microweb.serving, "run_with_reloader", lambda watch: started.append(watch))
+    monkeypatch.delenv(microweb.serving.RELOADER_ENV, raising=False)
+    with pytest.raises(UnsafeDebugHost):
+        App(__name__).run(host="0.0.0.0", debug=True, reload=True)
+    assert started == []
+
+
+def test_no_tcp_address_no_debug_host_check(recorder: dict[str, Any]) -> None:
+    # A unix socket (FastCGI, SCGI) is reached through the web server in front, as CGI is.
+    run(App(__name__, debug=True), "test-recorder", host="0.0.0.0", socket="/run/app.sock")
+    assert recorder["socket"] == "/run/app.sock"
 
 
 # ---------------------------------------------------------------- the prefix mount
