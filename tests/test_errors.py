@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from werkzeug.exceptions import HTTPException, NotFound
 
-from microweb import App, abort
+from microweb import App, abort, redirect, request
 from microweb.testing import TestClient
 
 
@@ -192,3 +194,97 @@ def test_standard_pages_match_werkzeugs_and_still_save_the_session(app: App, cli
     client.get("/nowhere")
     client.get("/nowhere")
     assert "Set-Cookie" in client.get("/nowhere").headers
+
+
+# ---------------------------------------------------------------- pages echo nothing unescaped
+
+XSS = '<script>alert("x")</script>&<img src=x onerror=alert(1)>'
+
+
+def test_abort_description_from_the_request_is_escaped_in_html_and_plain_data_in_json(
+    app: App, client: TestClient
+) -> None:
+    @app.get("/check")
+    def check() -> str:
+        abort(400, f"Bad value: {request.args['v']}")
+
+    html_page = client.get("/check", query_string={"v": XSS})
+    assert html_page.status_code == 400 and html_page.mimetype == "text/html"
+    text = html_page.get_data(as_text=True)
+    assert "<script>" not in text and "<img" not in text
+    assert "Bad value: &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;&lt;img" in text
+    json_page = client.get("/check", query_string={"v": XSS}, headers={"Accept": "application/json"})
+    assert json_page.mimetype == "application/json"  # never rendered as HTML by a browser
+    assert json_page.json["error"]["description"] == f"Bad value: {XSS}"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_404_and_405_pages_do_not_echo_the_path(app: App, client: TestClient, method: str) -> None:
+    app.add_route("/<path:anything>", lambda anything: "x", methods=["PUT"], endpoint="put_only")
+    for path, code in (("/" + XSS, 405), ("/%3Cscript%3E", 405)):
+        response = client.open(path, method=method)
+        assert response.status_code == code
+        assert b"<script" not in response.data and b"&lt;script" not in response.data
+    missing = App().test_client().open("/" + XSS, method=method)
+    assert missing.status_code == 404 and b"script" not in missing.data
+
+
+def test_redirect_page_escapes_the_location(app: App, client: TestClient) -> None:
+    app.add_route("/go", lambda: redirect("/next?to=" + request.args["to"]), endpoint="go")
+    response = client.get("/go", query_string={"to": XSS})
+    assert response.status_code == 302
+    assert b"<script" not in response.data and b"&lt;script&gt;" in response.data
+
+
+def test_debug_page_escapes_the_exception_message_and_source_lines() -> None:
+    app = App(debug=True)
+
+    @app.get("/")
+    def boom() -> str:
+        raise ValueError(XSS)  # the line itself, shown in the traceback, has <, > and & too
+
+    text = app.test_client().get("/").get_data(as_text=True)
+    assert "ValueError" in text and "raise ValueError(XSS)" in text
+    assert "<script>" not in text and "<img" not in text and "&lt;script&gt;" in text
+
+
+# ---------------------------------------------------------------- debug pages only with debug=True
+
+
+def test_500_without_debug_shows_nothing_of_the_error() -> None:
+    app = App()
+
+    @app.get("/")
+    def boom() -> str:
+        raise RuntimeError("connection string postgres://admin:s3cret@db")
+
+    for accept in ("text/html", "application/json"):
+        response = app.test_client().get("/", headers={"Accept": accept})
+        body = response.get_data(as_text=True)
+        assert response.status_code == 500
+        for leak in ("s3cret", "RuntimeError", "Traceback", "boom", __file__, "line "):
+            assert leak not in body, leak
+
+
+def test_no_interactive_debugger_even_in_debug_mode() -> None:
+    app = App(debug=True)
+    app.add_route("/", lambda: "home", endpoint="home")
+    app.add_route("/boom", lambda: 1 / 0, endpoint="boom")
+    assert app.wsgi_app == app._wsgi_app  # nothing wrapped around the app
+    client = app.test_client()
+    page = client.get("/boom").get_data(as_text=True)
+    assert "ZeroDivisionError" in page  # the debug page ...
+    assert "__debugger__" not in page and "<script" not in page and "SECRET" not in page  # ... with no console
+    # Werkzeug's debugger would answer these itself; here the app's own views do.
+    assert client.get("/?__debugger__=yes&cmd=resource&f=debugger.js").data == b"home"
+    assert client.get("/console").status_code == 404
+
+
+def test_werkzeug_debugger_is_never_imported() -> None:
+    code = (
+        "import sys; from microweb import App; import microweb.cli, microweb.serving, microweb.csrf\n"
+        "app = App(debug=True); app.add_route('/', lambda: 1 / 0, endpoint='boom')\n"
+        "print(app.test_client().get('/').status_code, 'werkzeug.debug' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["500", "False"], done.stderr
