@@ -21,7 +21,11 @@ def static_client(tmp_path: Path) -> TestClient:
     (folder / "app.js").write_text("console.log(1)", encoding="utf-8")
     (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     (tmp_path / "secret.txt").write_text("top secret", encoding="utf-8")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "more.txt").write_text("top secret too", encoding="utf-8")
     os.symlink(tmp_path / "secret.txt", folder / "link.txt")
+    os.symlink(tmp_path / "outside", folder / "linkdir")
+    os.symlink(folder / "app.js", folder / "inside-link.js")
     return validated_client(App(static_folder=folder))
 
 
@@ -61,18 +65,41 @@ def test_head_has_no_body(static_client: TestClient) -> None:
         "/static/..%2fsecret.txt",
         "/static/%2fetc/passwd",
         "/static//etc/passwd",
+        "/static/css/%2e%2e/%2e%2e/secret.txt",
+        "/static/%2E%2E%2Fsecret.txt",
+        "/static/..%252fsecret.txt",
+        "/static/%252e%252e%252fsecret.txt",
+        "/static/%c0%ae%c0%ae/secret.txt",
         "/static/link.txt",
+        "/static/linkdir/more.txt",
+        "/static/linkdir/../../secret.txt",
         "/static/app.js%00.png",
+        "/static/%00",
+        "/static/..%00/secret.txt",
         "/static/missing.txt",
         "/static/css",
         "/static/C:/windows/win.ini",
         "/static/\\..\\secret.txt",
+        "/static/..\\secret.txt",
+        "/static/%5c..%5csecret.txt",
+        "/static/css\\..\\..\\secret.txt",
     ],
 )
 def test_no_way_out_of_the_folder(static_client: TestClient, path: str) -> None:
     response = static_client.get(path)
     assert response.status_code in (404, 308)
     assert b"top secret" not in static_client.get(path, follow_redirects=True).data
+
+
+def test_absolute_path_of_a_real_file_is_not_served(static_client: TestClient, tmp_path: Path) -> None:
+    secret = str(tmp_path / "secret.txt")  # /tmp/.../secret.txt
+    for path in ("/static/" + secret, "/static/%2f" + secret.lstrip("/"), "/static/" + secret.replace("/", "%2f")):
+        response = static_client.get(path, follow_redirects=True)
+        assert response.status_code == 404 and b"top secret" not in response.data
+
+
+def test_symlink_inside_the_folder_is_served(static_client: TestClient) -> None:
+    assert static_client.get("/static/inside-link.js").data == b"console.log(1)"
 
 
 def test_static_url_path_and_relative_folder() -> None:
