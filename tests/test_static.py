@@ -10,7 +10,7 @@ import pytest
 from microweb import App
 from microweb.testing import TestClient
 
-from conftest import validated_client
+from conftest import live_server, raw_request, validated_client
 
 
 @pytest.fixture
@@ -89,6 +89,23 @@ def test_no_way_out_of_the_folder(static_client: TestClient, path: str) -> None:
     response = static_client.get(path)
     assert response.status_code in (404, 308)
     assert b"top secret" not in static_client.get(path, follow_redirects=True).data
+
+
+def test_no_way_out_over_a_real_server(tmp_path: Path) -> None:
+    # The request targets go out byte for byte, unnormalised, and the server decodes them itself.
+    folder = tmp_path / "public"
+    folder.mkdir()
+    (folder / "app.js").write_text("console.log(1)", encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("top secret", encoding="utf-8")
+    targets = ["/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%252e%252e/secret.txt"]
+    targets += ["/static/..%2fsecret.txt", "/static/..%5csecret.txt", "/static/app.js%00"]
+    targets.append(f"/static/{tmp_path}/secret.txt")
+    with live_server(App(static_folder=folder)) as port:
+        assert raw_request(port, "GET", "/static/app.js")[1] == b"console.log(1)"
+        for target in targets:
+            head, body = raw_request(port, "GET", target)
+            assert head.split(b"\r\n")[0].split()[1] in (b"404", b"308"), target
+            assert b"top secret" not in body
 
 
 def test_absolute_path_of_a_real_file_is_not_served(static_client: TestClient, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from wsgiref.validate import validator
 
@@ -13,7 +14,7 @@ from werkzeug.test import EnvironBuilder
 
 from microweb import App, Response, abort, redirect, session
 
-from conftest import SECRET
+from conftest import SECRET, live_server, raw_request
 
 
 def make_app() -> App:
@@ -56,9 +57,11 @@ CASES = [
 ]
 
 
-def call(app: Any, method: str, path: str) -> tuple[str, list[tuple[str, str]], bytes]:
+def call(
+    app: Any, method: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[str, list[tuple[str, str]], bytes]:
     """One request straight through the WSGI interface, closing the body as a server must."""
-    environ = EnvironBuilder(path=path, method=method).get_environ()
+    environ = EnvironBuilder(path=path, method=method, headers=headers).get_environ()
     environ["wsgi.errors"] = sys.stderr
     seen: dict[str, Any] = {}
 
@@ -109,6 +112,74 @@ def test_a_request_leaves_no_reference_cycles(method: str, path: str, status: in
         gc.set_debug(0)
         gc.garbage.clear()
     assert leftovers == []
+
+
+def make_head_app(static_folder: Path, debug: bool = False) -> App:
+    """Every kind of response, for HEAD: the fast path, Response objects, streams, files, errors, redirects."""
+    (static_folder / "file.txt").write_text("a static file", encoding="utf-8")
+    app = App(secret_key=SECRET, static_folder=static_folder, debug=debug)
+    app.add_route("/plain", lambda: "text", endpoint="plain")
+    app.add_route("/json", lambda: {"a": 1}, endpoint="json")
+    app.add_route("/response", lambda: Response("r", mimetype="text/plain"), endpoint="response")
+    app.add_route("/stream", lambda: (chunk for chunk in ("a", "b")), endpoint="stream")
+    app.add_route("/streamed-response", lambda: Response(iter([b"x", b"y"])), endpoint="streamed_response")
+    app.add_route("/redirect", lambda: redirect("/plain"), endpoint="redirect")
+    app.add_route("/folder/", lambda: "folder", endpoint="folder")
+    app.add_route("/described", lambda: abort(400, "Because."), endpoint="described")
+    app.add_route("/error", lambda: 1 / 0, endpoint="error")
+    app.add_route("/post-only", lambda: "posted", methods=["POST"], endpoint="post_only")
+
+    @app.get("/stream-with-session")
+    def stream_with_session() -> Iterator[str]:
+        session["seen"] = True
+        yield "streamed"
+
+    return app
+
+
+HEAD_CASES = [
+    ("/plain", {}, 200),
+    ("/json", {}, 200),
+    ("/response", {}, 200),
+    ("/stream", {}, 200),
+    ("/streamed-response", {}, 200),
+    ("/stream-with-session", {}, 200),
+    ("/static/file.txt", {}, 200),
+    ("/redirect", {}, 302),
+    ("/folder", {}, 308),
+    ("/missing", {}, 404),
+    ("/missing", {"Accept": "application/json"}, 404),
+    ("/post-only", {}, 405),
+    ("/described", {}, 400),
+    ("/error", {}, 500),
+    ("/error", {"Accept": "application/json"}, 500),
+]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(("path", "headers", "status"), HEAD_CASES)
+def test_head_has_no_body_for_every_kind_of_response(
+    tmp_path: Path, debug: bool, path: str, headers: dict[str, str], status: int
+) -> None:
+    app = validator(make_head_app(tmp_path, debug))
+    got, head_headers, body = call(app, "HEAD", path, headers)
+    assert int(got.split()[0]) == status
+    assert body == b""
+    _, get_headers, get_body = call(app, "GET", path, headers)
+    assert get_body  # there was a body to leave out
+    if not (debug and status == 500):  # a traceback differs from one call to the next
+        assert dict(head_headers).get("Content-Length") == dict(get_headers).get("Content-Length")
+
+
+def test_head_has_no_body_over_a_real_server(tmp_path: Path) -> None:
+    paths = ["/plain", "/response", "/stream", "/streamed-response", "/static/file.txt"]
+    paths += ["/redirect", "/folder", "/missing", "/post-only", "/described", "/error"]
+    with live_server(make_head_app(tmp_path)) as port:
+        for path in paths:
+            head, rest = raw_request(port, "HEAD", path)
+            assert head.startswith(b"HTTP/1.0 ") and rest == b"", (path, head, rest)
+            _, get_rest = raw_request(port, "GET", path)
+            assert get_rest, path  # the same request as a GET does have a body
 
 
 def test_close_reaches_a_streaming_view() -> None:
