@@ -25,7 +25,7 @@ def form_app(tmp_path: Path) -> App:
     def form() -> str:
         return render("form.html")
 
-    @app.route("/save", methods=["POST", "PUT", "DELETE"])
+    @app.route("/save", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def save() -> str:
         return "saved"
 
@@ -78,3 +78,53 @@ def test_no_session_yet_fails_and_safe_methods_exempt_and_unknown_paths_404(form
     assert client.get("/form").status_code == 200
     assert client.post("/webhook").data == b"hooked"
     assert client.post("/nowhere").status_code == 404
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_every_unsafe_method_is_checked(form_app: App, method: str) -> None:
+    client = form_app.test_client()
+    token = _token(client)
+    refused = client.open("/save", method=method)
+    assert refused.status_code == 400
+    assert "security token is missing or out of date (CSRF check)" in refused.get_data(as_text=True)
+    assert client.open("/save", method=method, headers={"X-CSRF-Token": token}).data == b"saved"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
+def test_safe_methods_need_no_token(form_app: App, method: str) -> None:
+    assert form_app.test_client().open("/save", method=method).status_code == 200
+
+
+def test_refusal_explains_itself_to_json_clients_too(form_app: App) -> None:
+    client = form_app.test_client()
+    _token(client)
+    response = client.post("/save", headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert "CSRF check" in response.json["error"]["description"]
+
+
+def test_tokens_are_compared_in_constant_time(form_app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hmac
+
+    import microweb.csrf
+
+    compared: list[tuple[bytes, bytes]] = []
+    real_compare_digest = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real_compare_digest(a, b)
+
+    monkeypatch.setattr(microweb.csrf.hmac, "compare_digest", spy)
+    client = form_app.test_client()
+    token = _token(client)
+    assert client.post("/save", data={"csrf_token": "forged"}).status_code == 400
+    assert client.post("/save", data={"csrf_token": token}).status_code == 200
+    # (itsdangerous compares the cookie's signature the same way: those calls are in the list too)
+    assert (b"forged", token.encode()) in compared and (token.encode(), token.encode()) in compared
+
+
+def test_tokens_are_random_and_long(form_app: App) -> None:
+    tokens = {_token(form_app.test_client()) for _ in range(5)}
+    assert len(tokens) == 5
+    assert all(len(token) >= 43 for token in tokens)  # 32 random bytes, URL-safe base64
