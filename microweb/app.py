@@ -21,6 +21,7 @@ from werkzeug.exceptions import (
     InternalServerError,
     NotFound,
     RequestEntityTooLarge,
+    SecurityError,
 )
 from werkzeug.routing import MapAdapter, Rule
 from werkzeug.security import safe_join
@@ -117,6 +118,7 @@ class App:
             "MAX_FORM_MEMORY_SIZE": 500_000,
             "MAX_FORM_PARTS": 1_000,
             "SERVER_NAME": "localhost",
+            "TRUSTED_HOSTS": None,
             "PREFERRED_URL_SCHEME": "http",
             "SESSION_COOKIE_NAME": "session",
             "SESSION_COOKIE_SECURE": False,
@@ -330,6 +332,12 @@ class App:
             if path == prefix or path.startswith(prefix + "/"):
                 environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
                 environ["PATH_INFO"] = path[len(prefix) :]
+                trusted_hosts = self.config["TRUSTED_HOSTS"]
+                try:
+                    if trusted_hosts:  # as for the app's own routes (_dispatch)
+                        get_host(environ, trusted_hosts)
+                except SecurityError as exc:
+                    return exc  # an HTTPException is a WSGI app: Werkzeug's 400 page
                 return wsgi_app
         return None
 
@@ -350,6 +358,9 @@ class App:
 
     def _dispatch(self, ctx: _RequestContext) -> Any:
         environ = ctx.environ
+        trusted_hosts = self.config["TRUSTED_HOSTS"]
+        if trusted_hosts:  # any other Host is Werkzeug's SecurityError, a 400, before anything uses it
+            get_host(environ, trusted_hosts)
         self._check_content_length(environ)
         self._match(ctx)
         for before in self.before_request_funcs:

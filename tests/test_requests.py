@@ -7,10 +7,13 @@ import threading
 from typing import Any
 
 import pytest
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import EnvironBuilder
 
-from microweb import App, request
+from microweb import App, request, url_for
 from microweb.testing import TestClient
+
+from conftest import validated_client
 
 
 def test_request_outside_a_request_says_what_to_do() -> None:
@@ -186,3 +189,66 @@ def test_uploaded_files_are_closed_when_the_request_ends(app: App, client: TestC
     response = client.post("/upload", data={"file": (io.BytesIO(b"x" * 20_000), "big.bin")})
     assert response.data == b"big.bin:20000"
     assert kept[0].closed
+
+
+@pytest.fixture
+def host_app(app: App) -> App:
+    @app.before_request
+    def seen() -> None:
+        app.config.setdefault("SEEN", []).append(request.host)
+
+    @app.get("/")
+    def home() -> dict[str, str]:
+        return {"host": request.host, "url": url_for("home", _external=True)}
+
+    return app
+
+
+def test_without_trusted_hosts_any_host_is_answered_and_used_for_external_urls(
+    host_app: App, client: TestClient
+) -> None:
+    # Why TRUSTED_HOSTS exists: an absolute URL built in a request (a password-reset link, say) uses the Host header.
+    assert client.get("/", headers={"Host": "attacker.example"}).json["url"] == "http://attacker.example/"
+
+
+@pytest.mark.parametrize(
+    "host", ["example.com", "example.com:8080", "www.example.org", "example.org", "a.b.example.org"]
+)
+def test_trusted_hosts_are_answered(host_app: App, client: TestClient, host: str) -> None:
+    host_app.config["TRUSTED_HOSTS"] = ["example.com", ".example.org"]
+    response = client.get("/", headers={"Host": host})
+    assert response.status_code == 200
+    assert response.json == {"host": host, "url": f"http://{host}/"}
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "evilexample.com", "example.com.evil", "www.example.com", "<b>x"])
+def test_other_hosts_are_a_400_before_any_hook_or_view(host_app: App, client: TestClient, host: str) -> None:
+    host_app.config["TRUSTED_HOSTS"] = ["example.com", ".example.org"]
+    response = client.get("/", headers={"Host": host})
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "is not trusted" in text and "<b>" not in text
+    assert "SEEN" not in host_app.config
+    assert client.get("/nowhere", headers={"Host": host}).status_code == 400  # unmatched paths too
+
+
+def test_trusted_hosts_behind_proxy_fix_check_the_forwarded_host(host_app: App) -> None:
+    host_app.config["TRUSTED_HOSTS"] = ["example.com"]
+    host_app.wsgi_app = ProxyFix(host_app.wsgi_app, x_host=1)
+    client = host_app.test_client()
+    proxied = {"Host": "127.0.0.1:9000", "X-Forwarded-Host": "example.com"}
+    assert client.get("/", headers=proxied).json["url"] == "http://example.com/"
+    assert client.get("/", headers={**proxied, "X-Forwarded-Host": "attacker.example"}).status_code == 400
+
+
+def test_trusted_hosts_cover_mounted_apps(host_app: App) -> None:
+    def legacy(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"legacy"]
+
+    host_app.mount("/legacy", legacy)
+    host_app.config["TRUSTED_HOSTS"] = ["example.com"]
+    client = validated_client(host_app)
+    assert client.get("/legacy/x", headers={"Host": "example.com"}).data == b"legacy"
+    refused = client.get("/legacy/x", headers={"Host": "attacker.example"})
+    assert refused.status_code == 400 and b"legacy" not in refused.data
