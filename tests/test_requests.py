@@ -252,3 +252,29 @@ def test_trusted_hosts_cover_mounted_apps(host_app: App) -> None:
     assert client.get("/legacy/x", headers={"Host": "example.com"}).data == b"legacy"
     refused = client.get("/legacy/x", headers={"Host": "attacker.example"})
     assert refused.status_code == 400 and b"legacy" not in refused.data
+
+
+def test_forwarded_headers_are_ignored_without_proxy_fix(app: App, client: TestClient) -> None:
+    @app.get("/who")
+    def who() -> dict[str, Any]:
+        return {
+            "addr": request.remote_addr,
+            "scheme": request.scheme,
+            "host": request.host,
+            "root": request.root_path,
+            "url": url_for("who", _external=True),
+        }
+
+    forged = {
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "attacker.example",
+        "X-Forwarded-Prefix": "/evil",
+    }
+    assert client.get("/who", headers=forged, environ_base={"REMOTE_ADDR": "192.0.2.1"}).json == {
+        "addr": "192.0.2.1",
+        "scheme": "http",
+        "host": "localhost",
+        "root": "",
+        "url": "http://localhost/who",
+    }

@@ -91,6 +91,16 @@ def test_expired_cookie_reads_as_empty(session_app: App, client: TestClient, mon
     assert client.get("/me").json == {"user": None}
 
 
+def test_a_cookie_copied_before_logout_stays_valid_until_it_expires(session_app: App, client: TestClient) -> None:
+    # What SECURITY.md says: the session lives in the cookie, so logging out cannot revoke a stolen copy.
+    client.post("/login/ann")
+    copied = _cookie(client).value
+    client.post("/logout")
+    assert client.get("/me").json == {"user": None}
+    client.set_cookie("session", copied)
+    assert client.get("/me").json == {"user": "ann"}
+
+
 def test_session_under_a_mount_point_uses_that_path(session_app: App) -> None:
     client = TestClient(session_app)
     header = client.post("/login/ann", base_url="http://localhost/app").headers["Set-Cookie"]
