@@ -337,7 +337,9 @@ class App:
                     if trusted_hosts:  # as for the app's own routes (_dispatch)
                         get_host(environ, trusted_hosts)
                 except SecurityError as exc:
-                    return exc  # an HTTPException is a WSGI app: Werkzeug's 400 page
+                    # An HTTPException is a WSGI app (Werkzeug's 400 page); without its traceback,
+                    # which would hold this frame and so the exception itself in a cycle.
+                    return exc.with_traceback(None)
                 return wsgi_app
         return None
 
