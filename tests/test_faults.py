@@ -1,0 +1,440 @@
+"""Faults: an exception at every site of a request, and what the client, the log and the database see.
+
+The matrix injects one fault per request, at one site (a view, a hook, an error
+handler, a template, a resource's commit or rollback), into an app that writes
+to a real SQLite file, and checks the same five things for each:
+
+- the client gets a 500 (or the error handler's response) that shows neither the
+  exception nor a traceback;
+- each exception that is not handled is one record on the ``microweb`` logger,
+  with its traceback, and no exception is the record of two;
+- the resource was finalized (rolled back: nothing of the request is in the
+  file) before the teardown hooks ran, and they got the error that ended the
+  request;
+- a failing teardown hook, added to any case, is one more record and changes
+  nothing else: the original error is still the one logged, passed and answered.
+
+"Logged once" means one record per exception object. A record's traceback also
+shows the exception it was raised while handling (Python's chaining), so an
+error handler that fails is one record whose traceback shows both errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.exceptions import Conflict
+
+from microweb import App, Jinja2Templates, Response, StringTemplates, abort, render, request
+
+from conftest import validated_client
+
+SECRET = "s3cret-fault-detail"
+#: What a 500 page must never contain (debug is off): tracebacks, file paths, exception names.
+LEAKS = (SECRET, "Traceback", 'File "', "Fault", "Refused", ".py")
+
+
+class Fault(Exception):
+    """An injected exception."""
+
+
+class Refused(Exception):
+    """An exception the app has an error handler for."""
+
+
+@dataclass
+class Rig:
+    """An app that writes one row per request to a real SQLite file, and what happened to that request."""
+
+    app: App
+    db_path: Path
+    raised: list[BaseException] = field(default_factory=list)  # every injected exception, in order
+    teardown_errors: list[BaseException | None] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # the resource's life
+    events_at_teardown: list[list[str]] = field(default_factory=list)
+    body: Callable[[], Any] = lambda: "saved"  # what the view does after its write
+    rollback_fails: bool = False
+
+    def fault(self, where: str, cls: type[Exception] = Fault) -> Exception:
+        exc = cls(f"{SECRET} in {where}")
+        self.raised.append(exc)
+        return exc
+
+    def notes(self) -> list[str]:
+        conn = sqlite3.connect(self.db_path)
+        try:
+            return [text for (text,) in conn.execute("SELECT text FROM notes ORDER BY rowid")]
+        finally:
+            conn.close()
+
+
+def _database(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE notes (text TEXT NOT NULL)")
+        conn.execute("CREATE TABLE parents (id INTEGER PRIMARY KEY)")
+        # Checked at COMMIT: the way to make a real SQLite commit fail.
+        conn.execute("CREATE TABLE children (parent INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)")
+        conn.execute("INSERT INTO notes VALUES ('kept')")
+    conn.close()
+    return path
+
+
+def _make_app(rig_holder: list[Rig], db_path: Path, templates: Any) -> App:
+    app = App(__name__, templates=templates)
+
+    @app.resource
+    def db() -> Iterator[sqlite3.Connection]:
+        rig = rig_holder[0]
+        conn = sqlite3.connect(db_path)
+        conn.execute("PRAGMA foreign_keys = ON")
+        rig.events.append("open")
+        try:
+            yield conn
+            conn.commit()
+            rig.events.append("commit")
+        except Exception as exc:
+            rig.events.append(f"rollback:{type(exc).__name__}")
+            if rig.rollback_fails:
+                raise rig.fault("rollback") from exc  # the connection's close still drops the transaction
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+            rig.events.append("close")
+
+    @app.post("/write")
+    def write() -> Any:
+        db().execute("INSERT INTO notes VALUES (?)", (request.form["text"],))
+        return rig_holder[0].body()
+
+    app.config["db"] = db
+    return app
+
+
+def _rig(tmp_path: Path, templates: Any = None) -> Rig:
+    holder: list[Rig] = []
+    db_path = _database(tmp_path / "faults.sqlite3")
+    rig = Rig(_make_app(holder, db_path, templates), db_path)
+    holder.append(rig)
+    return rig
+
+
+def _observe_teardown(rig: Rig) -> None:
+    """The last teardown hook: records the error it gets and how far the resource got by then."""
+
+    @rig.app.teardown_request
+    def observe(error: BaseException | None) -> None:
+        rig.teardown_errors.append(error)
+        rig.events_at_teardown.append(list(rig.events))
+
+
+# ---------------------------------------------------------------- the fault sites
+
+# A site installs its fault and says what must follow. `records` lists (message start, exception): an int
+# is an index into rig.raised (that very object), a class any instance of it.
+Match = int | type[BaseException]
+
+
+@dataclass
+class Expect:
+    status: int
+    records: list[tuple[str, Match]]
+    teardown: Match | None
+    committed: bool = False
+    body: bytes | None = None  # an error handler's own answer
+
+
+ON = "Exception on POST /write [write]"
+HANDLING = "Exception while handling an error on POST /write [write]"
+CLOSING = "Exception while closing the resources of POST /write [write]"
+TEARDOWN = "Exception in teardown hook"
+
+
+def site_view(rig: Rig, tmp_path: Path) -> Expect:
+    def failing_view() -> str:
+        raise rig.fault("view")
+
+    rig.body = failing_view
+    return Expect(500, [(ON, 0)], teardown=0)
+
+
+def site_before_hook(rig: Rig, tmp_path: Path) -> Expect:
+    db = rig.app.config["db"]
+
+    @rig.app.before_request
+    def failing_before() -> None:
+        db().execute("INSERT INTO notes VALUES ('written by the before hook')")
+        raise rig.fault("before hook")
+
+    return Expect(500, [(ON, 0)], teardown=0)
+
+
+def site_after_hook(rig: Rig, tmp_path: Path) -> Expect:
+    @rig.app.after_request
+    def failing_after(response: Response) -> Response:
+        if response.status_code == 200:  # fails on the view's response, lets the error page through
+            raise rig.fault("after hook")
+        return response
+
+    return Expect(500, [(ON, 0)], teardown=0)
+
+
+def site_after_hook_on_every_response(rig: Rig, tmp_path: Path) -> Expect:
+    @rig.app.after_request
+    def failing_after(response: Response) -> Response:
+        raise rig.fault(f"after hook on a {response.status_code}")
+
+    # It fails twice, on the view's response and on the error page: two exceptions, one record each,
+    # and the client gets the plain 500 page that no hook touches.
+    return Expect(500, [(ON, 0), (HANDLING, 1)], teardown=0)
+
+
+def site_teardown_hook(rig: Rig, tmp_path: Path) -> Expect:
+    @rig.app.teardown_request
+    def failing_teardown(error: BaseException | None) -> None:
+        raise rig.fault("teardown hook")
+
+    # Teardown runs after the commit: the write happened, so the answer stays a 200.
+    return Expect(200, [(TEARDOWN, 0)], teardown=None, committed=True, body=b"saved")
+
+
+def site_http_error_handler(rig: Rig, tmp_path: Path) -> Expect:
+    rig.body = lambda: abort(409)
+
+    @rig.app.errorhandler(409)
+    def failing_handler(error: Conflict) -> str:
+        raise rig.fault("409 handler")
+
+    # An HTTP error is an answer, not a fault: only the handler's exception is logged.
+    return Expect(500, [(HANDLING, 0)], teardown=Conflict)
+
+
+def site_exception_error_handler(rig: Rig, tmp_path: Path) -> Expect:
+    def refusing_view() -> str:
+        raise rig.fault("view", Refused)
+
+    rig.body = refusing_view
+
+    @rig.app.errorhandler(Refused)
+    def failing_handler(error: Refused) -> str:
+        raise rig.fault("Refused handler")
+
+    # Refused was given to its handler, so it is not a record of its own; the handler's record
+    # shows it as the exception being handled (checked below).
+    return Expect(500, [(HANDLING, 1)], teardown=0)
+
+
+def site_500_handler(rig: Rig, tmp_path: Path) -> Expect:
+    def failing_view() -> str:
+        raise rig.fault("view")
+
+    rig.body = failing_view
+
+    @rig.app.errorhandler(500)
+    def failing_handler(error: Any) -> str:
+        raise rig.fault("500 handler")
+
+    # The view's exception is logged before its handler runs, the handler's when it fails.
+    return Expect(500, [(ON, 0), (HANDLING, 1)], teardown=0)
+
+
+def site_view_handled(rig: Rig, tmp_path: Path) -> Expect:
+    def refusing_view() -> str:
+        raise rig.fault("view", Refused)
+
+    rig.body = refusing_view
+    rig.app.errorhandler(Refused)(lambda error: ("handled: sorry", 409))
+    # Handled by the app's own handler: its answer, no record, and still a failed request (rollback).
+    return Expect(409, [], teardown=0, body=b"handled: sorry")
+
+
+def site_view_with_500_page(rig: Rig, tmp_path: Path) -> Expect:
+    def failing_view() -> str:
+        raise rig.fault("view")
+
+    rig.body = failing_view
+    rig.app.errorhandler(500)(lambda error: ("our own 500 page", 500))
+    return Expect(500, [(ON, 0)], teardown=0, body=b"our own 500 page")
+
+
+def _template(rig: Rig, tmp_path: Path, adapter: Any, text: str, **context: Any) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "page.html").write_text(text)
+    rig.app.templates = adapter(folder)
+    rig.body = lambda: render("page.html", **context)
+
+
+def site_string_template(rig: Rig, tmp_path: Path) -> Expect:
+    _template(rig, tmp_path, StringTemplates, "<p>$missing_variable</p>")
+    return Expect(500, [(ON, KeyError)], teardown=KeyError)
+
+
+def site_jinja2_template(rig: Rig, tmp_path: Path) -> Expect:
+    from jinja2.exceptions import UndefinedError
+
+    _template(rig, tmp_path, Jinja2Templates, "<p>{{ user.name.upper() }}</p>", user={})
+    return Expect(500, [(ON, UndefinedError)], teardown=UndefinedError)
+
+
+def site_jinja2_syntax(rig: Rig, tmp_path: Path) -> Expect:
+    from jinja2.exceptions import TemplateSyntaxError
+
+    _template(rig, tmp_path, Jinja2Templates, "<p>{% for x in %}{% endfor %}</p>")
+    return Expect(500, [(ON, TemplateSyntaxError)], teardown=TemplateSyntaxError)
+
+
+def site_commit(rig: Rig, tmp_path: Path) -> Expect:
+    db = rig.app.config["db"]
+
+    def orphan() -> str:
+        db().execute("INSERT INTO children VALUES (42)")  # no parent 42: COMMIT fails
+        return "saved"
+
+    rig.body = orphan
+    # The view succeeded, the commit did not: a 500, not a success that did not happen.
+    return Expect(500, [(CLOSING, sqlite3.IntegrityError)], teardown=sqlite3.IntegrityError)
+
+
+def site_rollback(rig: Rig, tmp_path: Path) -> Expect:
+    def failing_view() -> str:
+        raise rig.fault("view")
+
+    rig.body = failing_view
+    rig.rollback_fails = True
+    # Two faults, two records; the teardown hooks get the first, the one that ended the request.
+    return Expect(500, [(ON, 0), (CLOSING, 1)], teardown=0)
+
+
+SITES: dict[str, Callable[[Rig, Path], Expect]] = {
+    "view": site_view,
+    "before_hook": site_before_hook,
+    "after_hook": site_after_hook,
+    "after_hook_on_every_response": site_after_hook_on_every_response,
+    "teardown_hook": site_teardown_hook,
+    "http_error_handler": site_http_error_handler,
+    "exception_error_handler": site_exception_error_handler,
+    "500_error_handler": site_500_handler,
+    "view_handled_by_errorhandler": site_view_handled,
+    "view_with_own_500_page": site_view_with_500_page,
+    "string_template": site_string_template,
+    "jinja2_template": site_jinja2_template,
+    "jinja2_template_syntax": site_jinja2_syntax,
+    "resource_commit": site_commit,
+    "resource_rollback": site_rollback,
+}
+
+# ---------------------------------------------------------------- the matrix
+
+
+def _is(rig: Rig, match: Match, exc: BaseException | None) -> bool:
+    if isinstance(match, int):
+        return exc is rig.raised[match]
+    return isinstance(exc, match)
+
+
+def _check_client(rig: Rig, expect: Expect, response: Any, accept: str) -> None:
+    """The status, the handler's own answer if any, and nothing of any exception."""
+    assert response.status_code == expect.status
+    if expect.body is not None:
+        assert response.data == expect.body
+    body = response.get_data(as_text=True)
+    for leak in [*LEAKS, *(str(exc) for exc in rig.raised)]:
+        assert leak not in body
+    if expect.status == 500 and expect.body is None and accept == "application/json":
+        assert response.json["error"]["code"] == 500
+
+
+def _check_records(rig: Rig, expected: list[tuple[str, Match]], records: list[logging.LogRecord]) -> None:
+    """One ERROR record per expected exception, in order, each with that exception's traceback."""
+    messages = [record.getMessage() for record in records]
+    assert len(records) == len(expected), messages
+    for record, (start, match) in zip(records, expected, strict=True):
+        assert record.levelno == logging.ERROR and record.getMessage().startswith(start), messages
+        assert record.exc_info is not None and _is(rig, match, record.exc_info[1]), record.exc_info
+        exc = record.exc_info[1]
+        assert exc is not None and record.exc_info[2] is not None
+        text = logging.Formatter().formatException(record.exc_info)
+        assert text.startswith("Traceback (most recent call last)")
+        assert traceback.format_exception_only(exc)[-1].strip() in text
+        if isinstance(match, int):  # an injected fault: the traceback goes down to the line that raised it
+            assert (traceback.extract_tb(record.exc_info[2])[-1].line or "").startswith("raise rig.fault(")
+    # The same exception is never the record of two.
+    logged = [id(record.exc_info[1]) for record in records if record.exc_info]
+    assert len(logged) == len(set(logged))
+
+
+def _check_finalized(rig: Rig, expect: Expect) -> None:
+    """Teardown ran once, after the resource was finalized, with the request's error; the database agrees."""
+    assert len(rig.teardown_errors) == 1
+    error = rig.teardown_errors[0]
+    assert error is None if expect.teardown is None else _is(rig, expect.teardown, error)
+    assert rig.events_at_teardown == [rig.events]
+    if expect.committed:
+        assert rig.events == ["open", "commit", "close"]
+        assert rig.notes() == ["kept", "the request's write"]
+    else:  # rolled back: nothing the request wrote is in the file
+        assert rig.events == ["open", f"rollback:{type(error).__name__}", "close"]
+        assert rig.notes() == ["kept"]
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+@pytest.mark.parametrize("broken_teardown", [False, True], ids=["", "with_failing_teardown"])
+@pytest.mark.parametrize("site", list(SITES))
+def test_fault(site: str, broken_teardown: bool, accept: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rig = _rig(tmp_path)
+    expect = SITES[site](rig, tmp_path)
+    if broken_teardown:  # registered before the observing hook, so it fails first
+
+        @rig.app.teardown_request
+        def broken(error: BaseException | None) -> None:
+            raise rig.fault("a broken teardown hook")
+
+        expect.records = [*expect.records, (TEARDOWN, -1)]  # it runs last: the last exception raised
+    _observe_teardown(rig)
+    assert not rig.app.debug
+
+    with caplog.at_level(logging.DEBUG, logger="microweb"):
+        client = validated_client(rig.app)
+        response = client.post("/write", data={"text": "the request's write"}, headers={"Accept": accept})
+
+    _check_client(rig, expect, response, accept)
+    _check_records(rig, expect.records, [r for r in caplog.records if r.name == "microweb"])
+    _check_finalized(rig, expect)
+
+
+def test_exception_handler_failure_shows_the_error_it_was_handling(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = _rig(tmp_path)
+    site_exception_error_handler(rig, tmp_path)
+    with caplog.at_level(logging.ERROR, logger="microweb"):
+        assert rig.app.test_client().post("/write", data={"text": "x"}).status_code == 500
+    (record,) = caplog.records
+    assert record.exc_info is not None
+    original, handler_error = rig.raised
+    assert record.exc_info[1] is handler_error and handler_error.__context__ is original
+    text = logging.Formatter().formatException(record.exc_info)
+    assert text.count(f"Refused: {SECRET} in view") == 1
+    assert "During handling of the above exception, another exception occurred" in text
+
+
+def test_without_a_fault_the_request_commits(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The control: the same app, no fault injected."""
+    rig = _rig(tmp_path)
+    _observe_teardown(rig)
+    with caplog.at_level(logging.DEBUG, logger="microweb"):
+        response = validated_client(rig.app).post("/write", data={"text": "the request's write"})
+    assert (response.status_code, response.data) == (200, b"saved")
+    assert caplog.records == []
+    assert rig.teardown_errors == [None]
+    assert rig.events == rig.events_at_teardown[0] == ["open", "commit", "close"]
+    assert rig.notes() == ["kept", "the request's write"]
