@@ -28,9 +28,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from wsgiref.validate import validator
 
 import pytest
-from werkzeug.exceptions import Conflict
+from werkzeug.exceptions import ClientDisconnected, Conflict
+from werkzeug.test import EnvironBuilder
 
 from microweb import App, Jinja2Templates, Response, StringTemplates, abort, render, request
 
@@ -61,6 +63,7 @@ class Rig:
     events_at_teardown: list[list[str]] = field(default_factory=list)
     body: Callable[[], Any] = lambda: "saved"  # what the view does after its write
     rollback_fails: bool = False
+    generator: list[str] = field(default_factory=list)  # the streamed body's life
 
     def fault(self, where: str, cls: type[Exception] = Fault) -> Exception:
         exc = cls(f"{SECRET} in {where}")
@@ -115,8 +118,39 @@ def _make_app(rig_holder: list[Rig], db_path: Path, templates: Any) -> App:
         db().execute("INSERT INTO notes VALUES (?)", (request.form["text"],))
         return rig_holder[0].body()
 
+    _add_stream(app, rig_holder, db)
     app.config["db"] = db
     return app
+
+
+def _add_stream(app: App, rig_holder: list[Rig], db: Any) -> None:
+    """GET /stream: a row written and a line sent per chunk.
+
+    ``?rows=N`` chunks (3), ``?fail_at=N`` raises at chunk N, ``?orphan=1`` makes the commit fail.
+    """
+
+    @app.get("/stream")
+    def stream() -> Response:
+        rig = rig_holder[0]
+        fail_at = request.args.get("fail_at", type=int)
+        orphan = "orphan" in request.args
+
+        def rows() -> Iterator[str]:
+            rig.generator.append("started")
+            try:
+                for i in range(request.args.get("rows", 3, type=int)):
+                    if i == fail_at:
+                        raise rig.fault(f"chunk {i}")
+                    db().execute("INSERT INTO notes VALUES (?)", (f"streamed {i}",))
+                    yield f"row {i}\n"
+                if orphan:
+                    db().execute("INSERT INTO children VALUES (42)")  # no parent 42: the commit fails
+            except GeneratorExit:
+                rig.generator.append("closed")
+                raise
+            rig.generator.append("finished")
+
+        return Response(rows(), mimetype="text/plain")
 
 
 def _rig(tmp_path: Path, templates: Any = None) -> Rig:
@@ -438,3 +472,66 @@ def test_without_a_fault_the_request_commits(tmp_path: Path, caplog: pytest.LogC
     assert rig.teardown_errors == [None]
     assert rig.events == rig.events_at_teardown[0] == ["open", "commit", "close"]
     assert rig.notes() == ["kept", "the request's write"]
+
+
+# ---------------------------------------------------------------- streamed responses, in process
+
+
+class Stream:
+    """A streamed response called the way a server calls it: start_response, next() per chunk, close()."""
+
+    def __init__(self, rig: Rig, url: str) -> None:
+        self.status: list[str] = []
+        self.body = validator(rig.app)(EnvironBuilder(url).get_environ(), self.start_response)
+        self.chunks = iter(self.body)
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        self.status.append(status)
+        return lambda data: None
+
+    def close(self) -> None:
+        self.body.close()  # type: ignore[attr-defined]
+
+
+def test_stream_that_fails_after_the_first_chunk(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rig = _rig(tmp_path)
+    _observe_teardown(rig)
+    with caplog.at_level(logging.DEBUG, logger="microweb"):
+        stream = Stream(rig, "/stream?fail_at=1")
+        assert next(stream.chunks) == b"row 0\n"
+        assert stream.status == ["200 OK"]  # the headers are out: too late for a 500
+        with pytest.raises(Fault) as raised:
+            next(stream.chunks)  # the exception goes on to the server, which drops the connection
+        assert rig.teardown_errors == []  # the request is alive until the server closes the body
+        stream.close()
+    assert raised.value is rig.raised[0]
+    _check_records(rig, [("Exception while streaming GET /stream [stream]", 0)], caplog.records)
+    assert rig.teardown_errors == [raised.value]
+    assert rig.events == rig.events_at_teardown[0] == ["open", "rollback:Fault", "close"]
+    assert rig.notes() == ["kept"]
+
+
+def test_client_gone_mid_stream_closes_the_generator(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rig = _rig(tmp_path)
+    _observe_teardown(rig)
+    with caplog.at_level(logging.DEBUG, logger="microweb"):
+        stream = Stream(rig, "/stream?rows=1000")
+        assert next(stream.chunks) == b"row 0\n"
+        stream.close()  # what a server does when a write to the client fails
+    assert rig.generator == ["started", "closed"]  # GeneratorExit reached the view's generator
+    assert isinstance(rig.teardown_errors[0], ClientDisconnected)
+    assert rig.events == rig.events_at_teardown[0] == ["open", "rollback:ClientDisconnected", "close"]
+    assert rig.notes() == ["kept"]
+    assert caplog.records == []  # a client going away is not a fault of the app
+
+
+def test_stream_read_to_the_end_commits(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    _observe_teardown(rig)
+    stream = Stream(rig, "/stream")
+    assert list(stream.chunks) == [b"row 0\n", b"row 1\n", b"row 2\n"]
+    stream.close()
+    assert rig.generator == ["started", "finished"]
+    assert rig.teardown_errors == [None]
+    assert rig.notes() == ["kept", "streamed 0", "streamed 1", "streamed 2"]
+
