@@ -246,7 +246,6 @@ class _StreamingBody:
             return next(self.iterator)
         except StopIteration:
             self.complete = True
-            raise
         except Exception as exc:
             # The headers are out: all that is left is to log and let the server drop the connection.
             self.ctx.error = exc
@@ -254,6 +253,26 @@ class _StreamingBody:
             raise
         finally:
             _current.reset(token)
+        self._commit()
+        raise StopIteration
+
+    def _commit(self) -> None:
+        """Finalize the resources before the server ends the body, not when it closes it.
+
+        A commit that fails then reaches the server as an exception instead of the
+        end of the body, so the client gets a cut-off response (no last chunk, fewer
+        bytes than Content-Length), never a complete one for a write that was lost.
+        """
+        ctx = self.ctx
+        if not ctx.resources:
+            return
+        token = _current.set(ctx)  # commit code may still use request and the like
+        try:
+            failure = ctx.app._close_resources(ctx)
+        finally:
+            _current.reset(token)
+        if failure is not None:
+            raise failure  # already logged
 
     def close(self) -> None:
         ctx = self.ctx

@@ -535,3 +535,22 @@ def test_stream_read_to_the_end_commits(tmp_path: Path) -> None:
     assert rig.teardown_errors == [None]
     assert rig.notes() == ["kept", "streamed 0", "streamed 1", "streamed 2"]
 
+
+def test_stream_whose_commit_fails_does_not_end_cleanly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The commit happens before the body's end: a failed one keeps the server from ending the body cleanly."""
+    rig = _rig(tmp_path)
+    _observe_teardown(rig)
+    with caplog.at_level(logging.DEBUG, logger="microweb"):
+        stream = Stream(rig, "/stream?orphan=1")
+        assert [next(stream.chunks) for _ in range(3)] == [b"row 0\n", b"row 1\n", b"row 2\n"]
+        with pytest.raises(sqlite3.IntegrityError):
+            next(stream.chunks)  # instead of StopIteration: the server drops the connection
+        stream.close()
+    _check_records(
+        rig,
+        [("Exception while closing the resources of GET /stream [stream]", sqlite3.IntegrityError)],
+        caplog.records,
+    )
+    assert isinstance(rig.teardown_errors[0], sqlite3.IntegrityError)
+    assert rig.events == ["open", "rollback:IntegrityError", "close"]
+    assert rig.notes() == ["kept"]
