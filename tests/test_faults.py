@@ -21,8 +21,13 @@ error handler that fails is one record whose traceback shows both errors.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
+import socket
 import sqlite3
+import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +36,9 @@ from typing import Any
 from wsgiref.validate import validator
 
 import pytest
+from gateways.faultapp import MAX_ROWS, line
+from gateways.faultapp import SECRET as STREAM_SECRET
+from gateways.harness import ServerProcess, free_port, missing, running
 from werkzeug.exceptions import ClientDisconnected, Conflict
 from werkzeug.test import EnvironBuilder
 
@@ -441,7 +449,8 @@ def test_fault(site: str, broken_teardown: bool, accept: str, tmp_path: Path, ca
         response = client.post("/write", data={"text": "the request's write"}, headers={"Accept": accept})
 
     _check_client(rig, expect, response, accept)
-    _check_records(rig, expect.records, [r for r in caplog.records if r.name == "microweb"])
+    records = [r for r in caplog.records if r.name == "microweb"]
+    _check_records(rig, expect.records, records)
     _check_finalized(rig, expect)
 
 
@@ -554,3 +563,199 @@ def test_stream_whose_commit_fails_does_not_end_cleanly(tmp_path: Path, caplog: 
     assert isinstance(rig.teardown_errors[0], sqlite3.IntegrityError)
     assert rig.events == ["open", "rollback:IntegrityError", "close"]
     assert rig.notes() == ["kept"]
+
+
+# ---------------------------------------------------------------- streamed responses, through real servers
+
+GATEWAYS = Path(__file__).resolve().parent / "gateways"
+WAIT = 15.0  # seconds: the bound on every wait for a server
+
+
+@dataclass
+class Served:
+    """A server running gateways/faultapp.py, with its database, markers and log."""
+
+    name: str
+    port: int
+    db: Path
+    markers: Path
+    log: Path
+    chunked: bool  # HTTP/1.1 chunked bodies (wsgiref speaks HTTP/1.0: only Content-Length shows a cut)
+    _ids: Iterator[int] = field(default_factory=lambda: iter(range(10**6)))
+
+    def new_id(self) -> str:
+        return f"{self.name}-{next(self._ids)}"
+
+    def marker(self, req: str, what: str) -> str:
+        """The marker ``req.what``, waited for (bounded): the server writes it at its own pace."""
+        path = self.markers / f"{req}.{what}"
+        deadline = time.monotonic() + WAIT
+        while not path.exists():
+            assert time.monotonic() < deadline, f"no {path.name} after {WAIT} s:\n{self.log.read_text()[-3000:]}"
+            time.sleep(0.05)
+        return path.read_text()
+
+    def rows(self, req: str) -> list[str]:
+        conn = sqlite3.connect(self.db, timeout=10)
+        try:
+            return [text for (text,) in conn.execute("SELECT text FROM notes WHERE req = ? ORDER BY rowid", (req,))]
+        finally:
+            conn.close()
+
+
+def _server_argv(name: str, port: int) -> list[str]:
+    run = [sys.executable, "-m", "microweb", "run", "faultapp:app", "--port", str(port)]
+    if name == "gunicorn-gthread":  # through app.run(), as the README shows gunicorn settings
+        code = (
+            "import sys; from faultapp import app; "
+            "app.run(server='gunicorn', port=int(sys.argv[1]), worker_class='gthread', threads=2)"
+        )
+        return [sys.executable, "-c", code, str(port)]
+    return run + {"wsgiref": [], "gunicorn": ["--server", "gunicorn"], "waitress": ["--server", "waitress"]}[name]
+
+
+@pytest.fixture(scope="module", params=["gunicorn", "gunicorn-gthread", "waitress", "wsgiref"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    name = request.param
+    for module in {"gunicorn": "gunicorn", "waitress": "waitress"}.get(name.split("-")[0], "wsgiref"), "sqlite3":
+        if importlib.util.find_spec(module) is None:
+            missing(f"{module} is not installed: pip install -e '.[test]'")
+    root = tmp_path_factory.mktemp(f"faults-{name}")
+    (root / "markers").mkdir()
+    env = {**os.environ, "FAULTS_DB": str(root / "db.sqlite3"), "FAULTS_MARKERS": str(root / "markers")}
+    env["HOME"] = str(root)  # gunicorn keeps a control socket under $HOME
+    port = free_port()
+    server = ServerProcess(name, _server_argv(name, port), root / "server.log", env=env, cwd=GATEWAYS)
+    with running((server, port)):
+        yield Served(name, port, root / "db.sqlite3", root / "markers", root / "server.log", name != "wsgiref")
+
+
+def _request(port: int, target: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    return sock
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends, until it closes the connection (which it must, within WAIT)."""
+    data = b""
+    deadline = time.monotonic() + WAIT
+    with sock:
+        for _ in range(100_000):
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                pytest.fail(f"the server kept the connection open for {WAIT} s after {data[:300]!r}")
+            if not chunk:
+                return data
+            data += chunk
+    pytest.fail("the server never stopped sending")
+
+
+def _dechunk(body: bytes) -> tuple[bytes, bool]:
+    """The data of a chunked body, and whether it ended with the last (zero-size) chunk."""
+    data, pos = b"", 0
+    for _ in range(len(body) + 1):
+        eol = body.find(b"\r\n", pos)
+        if eol < 0:
+            return data, False
+        size = int(body[pos:eol].split(b";")[0], 16)
+        if size == 0:
+            return data, True
+        data += body[eol + 2 : eol + 2 + size]
+        if len(body) < eol + 2 + size + 2:
+            return data, False
+        pos = eol + 2 + size + 2
+    raise AssertionError("unreachable: every round consumes bytes")
+
+
+def _body(reply: bytes) -> tuple[int, bytes, bool]:
+    """Status, body data, and whether the body was complete (by its chunking or its Content-Length)."""
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+    status = int(lines[0].split()[1])
+    if headers.get("transfer-encoding") == "chunked":
+        data, complete = _dechunk(body)
+        return status, data, complete
+    assert "content-length" in headers, f"no way to tell a cut body: {head!r}"
+    return status, body, len(body) >= int(headers["content-length"])
+
+
+def _log_since(served: Served, offset: int, req: str) -> str:
+    """What the server logged after ``offset``, once the request's teardown has run."""
+    served.marker(req, "teardown")
+    return served.log.read_bytes()[offset:].decode(errors="replace")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sized", [False, True], ids=["chunked", "content_length"])
+def test_served_stream_that_fails_after_the_first_chunk(served: Served, sized: bool) -> None:
+    if not sized and not served.chunked:
+        pytest.skip(f"{served.name} speaks HTTP/1.0: a body without Content-Length ends when the connection does")
+    req = served.new_id()
+    offset = served.log.stat().st_size
+    sock = _request(served.port, f"/stream?id={req}&rows=5&fail_at=2{'&sized=1' if sized else ''}")
+    status, data, complete = _body(_read_until_closed(sock))
+
+    # The client: a 200 that started, then a connection closed before the body was complete.
+    assert status == 200 and data == line(0) + line(1) and not complete
+    # The server: the failure logged once, with its traceback; the generator, resource and teardown finished.
+    log = _log_since(served, offset, req)
+    assert log.count("Exception while streaming GET /stream [stream]") == 1, log
+    assert "Traceback (most recent call last)" in log and f"{STREAM_SECRET} at row 2 of {req}" in log
+    assert served.marker(req, "generator") == "raised:RuntimeError"
+    assert served.marker(req, "resource") == "rollback:RuntimeError"
+    assert served.marker(req, "teardown") == "RuntimeError"
+    assert served.rows(req) == []  # the two rows written while streaming were rolled back
+
+
+@pytest.mark.slow
+def test_served_stream_closes_its_generator_when_the_client_goes(served: Served) -> None:
+    req = served.new_id()
+    offset = served.log.stat().st_size
+    started = time.monotonic()
+    with _request(served.port, f"/stream?id={req}&rows={MAX_ROWS}&delay=0.01") as sock:
+        received = b""
+        for _ in range(1000):  # until the first line is in (bounded by the socket timeout too)
+            received += sock.recv(4096)
+            if line(0) in received:
+                break
+        assert line(0) in received
+    # The client is gone: the server's next writes fail, and it must close the body.
+    assert served.marker(req, "generator") == "closed"
+    assert served.marker(req, "resource") == "rollback:ClientDisconnected"
+    assert served.marker(req, "teardown") == "ClientDisconnected"
+    assert time.monotonic() - started < MAX_ROWS * 0.01 / 2  # long before the stream would have ended
+    assert served.rows(req) == []
+    assert "Exception while streaming" not in _log_since(served, offset, req)  # a client going is no fault
+
+
+@pytest.mark.slow
+def test_served_stream_whose_commit_fails_is_cut_short(served: Served) -> None:
+    if not served.chunked:
+        pytest.skip(f"{served.name} speaks HTTP/1.0: a body without Content-Length ends when the connection does")
+    req = served.new_id()
+    offset = served.log.stat().st_size
+    status, data, complete = _body(_read_until_closed(_request(served.port, f"/stream?id={req}&rows=3&orphan=1")))
+    assert status == 200 and data == line(0) + line(1) + line(2) and not complete  # no last chunk
+    log = _log_since(served, offset, req)
+    assert log.count("Exception while closing the resources of GET /stream [stream]") == 1, log
+    assert "FOREIGN KEY constraint failed" in log
+    assert served.marker(req, "resource") == "rollback:IntegrityError"
+    assert served.marker(req, "teardown") == "IntegrityError"
+    assert served.rows(req) == []
+
+
+@pytest.mark.slow
+def test_served_stream_read_to_the_end_commits(served: Served) -> None:
+    """The control: the same stream, no fault."""
+    req = served.new_id()
+    sock = _request(served.port, f"/stream?id={req}&rows=3&sized=1")
+    sock.shutdown(socket.SHUT_WR)  # no second request coming: let a keep-alive server close too
+    status, data, complete = _body(_read_until_closed(sock))
+    assert status == 200 and data == line(0) + line(1) + line(2) and complete
+    assert served.marker(req, "teardown") == "None"
+    assert served.marker(req, "resource") == "commit"
+    assert served.rows(req) == ["row 0", "row 1", "row 2"]
