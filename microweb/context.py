@@ -214,6 +214,7 @@ class Resource(Generic[T]):
                 return
             cast(Any, gen).close()
             raise RuntimeError(f"Resource {self.name!r} yielded more than once.")
+        own_traceback = error.__traceback__
         try:
             cast(Any, gen).throw(error)
         except StopIteration:
@@ -222,6 +223,9 @@ class Resource(Generic[T]):
             if exc is not error:
                 raise
         finally:
+            # throw() adds the resource's frames on top of the error's traceback; the teardown
+            # hooks and the server get it back as it was logged, pointing where it was raised.
+            error.__traceback__ = own_traceback
             cast(Any, gen).close()
 
 

@@ -32,6 +32,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from wsgiref.validate import validator
 
@@ -67,6 +68,7 @@ class Rig:
     db_path: Path
     raised: list[BaseException] = field(default_factory=list)  # every injected exception, in order
     teardown_errors: list[BaseException | None] = field(default_factory=list)
+    teardown_tracebacks: list[TracebackType | None] = field(default_factory=list)  # as the hooks got them
     events: list[str] = field(default_factory=list)  # the resource's life
     events_at_teardown: list[list[str]] = field(default_factory=list)
     body: Callable[[], Any] = lambda: "saved"  # what the view does after its write
@@ -176,6 +178,7 @@ def _observe_teardown(rig: Rig) -> None:
     def observe(error: BaseException | None) -> None:
         rig.teardown_errors.append(error)
         rig.events_at_teardown.append(list(rig.events))
+        rig.teardown_tracebacks.append(error.__traceback__ if error is not None else None)
 
 
 # ---------------------------------------------------------------- the fault sites
@@ -452,6 +455,11 @@ def test_fault(site: str, broken_teardown: bool, accept: str, tmp_path: Path, ca
     records = [r for r in caplog.records if r.name == "microweb"]
     _check_records(rig, expect.records, records)
     _check_finalized(rig, expect)
+    # The teardown hooks get the error with the traceback it was logged with: finalizing the
+    # resources (which throws it into their generators) must not put their frames on top of it.
+    for record in records:
+        if record.exc_info and record.exc_info[1] is rig.teardown_errors[0]:
+            assert record.exc_info[2] is rig.teardown_tracebacks[0]
 
 
 def test_exception_handler_failure_shows_the_error_it_was_handling(
