@@ -321,6 +321,13 @@ class App:
             else:
                 rv = self._finish(ctx, rv) or rv
             return rv(environ, start_response)
+        except BaseException as exc:
+            # SystemExit (a gunicorn worker's timeout), KeyboardInterrupt: not for a 500 page, they go
+            # on to the server, but the resources and teardown hooks still get to end the request.
+            if not ctx.closed:
+                ctx.error = exc
+                self._finish(ctx)
+            raise
         finally:
             _current.reset(token)
 

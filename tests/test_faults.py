@@ -767,3 +767,25 @@ def test_served_stream_read_to_the_end_commits(served: Served) -> None:
     assert served.marker(req, "teardown") == "None"
     assert served.marker(req, "resource") == "commit"
     assert served.rows(req) == ["row 0", "row 1", "row 2"]
+
+
+class Abandoned(BaseException):
+    """Like SystemExit from a gunicorn worker's timeout, or KeyboardInterrupt: not an error of the app."""
+
+
+def test_base_exception_passes_through_after_a_clean_end(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """No response is made for it and it goes on to the server, but the request still ends properly."""
+    rig = _rig(tmp_path)
+    _observe_teardown(rig)
+    abandoned = Abandoned("the worker is being stopped")
+
+    def stopped_view() -> str:
+        raise abandoned
+
+    rig.body = stopped_view
+    with caplog.at_level(logging.DEBUG, logger="microweb"), pytest.raises(Abandoned):
+        rig.app.test_client().post("/write", data={"text": "the request's write"})
+    assert rig.teardown_errors == [abandoned]
+    assert rig.events == rig.events_at_teardown[0] == ["open", "close"]  # closed: SQLite drops the transaction
+    assert rig.notes() == ["kept"]
+    assert caplog.records == []  # the server reports it; for the app it is not a fault
