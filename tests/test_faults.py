@@ -2,7 +2,7 @@
 
 The matrix injects one fault per request, at one site (a view, a hook, an error
 handler, a template, a resource's commit or rollback), into an app that writes
-to a real SQLite file, and checks the same five things for each:
+to a real SQLite file, and checks the same things for each:
 
 - the client gets a 500 (or the error handler's response) that shows neither the
   exception nor a traceback;
@@ -12,7 +12,8 @@ to a real SQLite file, and checks the same five things for each:
   file) before the teardown hooks ran, and they got the error that ended the
   request;
 - a failing teardown hook, added to any case, is one more record and changes
-  nothing else: the original error is still the one logged, passed and answered.
+  nothing else: the original error is still the one logged, passed and answered;
+- the teardown hooks get the error with the traceback it was logged with.
 
 "Logged once" means one record per exception object. A record's traceback also
 shows the exception it was raised while handling (Python's chaining), so an
@@ -547,6 +548,8 @@ def test_stream_read_to_the_end_commits(tmp_path: Path) -> None:
     _observe_teardown(rig)
     stream = Stream(rig, "/stream")
     assert list(stream.chunks) == [b"row 0\n", b"row 1\n", b"row 2\n"]
+    # Committed before the server saw the end of the body; torn down when it closes it.
+    assert (rig.events, rig.teardown_errors) == (["open", "commit", "close"], [])
     stream.close()
     assert rig.generator == ["started", "finished"]
     assert rig.teardown_errors == [None]
