@@ -240,6 +240,7 @@ class _StreamingBody:
         self.body = body
         self.iterator = iter(body)
         self.complete = False
+        self.closed = False
 
     def __iter__(self) -> _StreamingBody:
         return self
@@ -279,6 +280,9 @@ class _StreamingBody:
             raise failure  # already logged
 
     def close(self) -> None:
+        if self.closed:  # a second close() (a middleware's and its server's): the request ended once
+            return
+        self.closed = True
         ctx = self.ctx
         if not self.complete and ctx.error is None:
             # The client went away (or the server gave up): what was not sent did not happen.

@@ -792,3 +792,15 @@ def test_base_exception_passes_through_after_a_clean_end(tmp_path: Path, caplog:
     assert rig.events == rig.events_at_teardown[0] == ["open", "close"]  # closed: SQLite drops the transaction
     assert rig.notes() == ["kept"]
     assert caplog.records == []  # the server reports it; for the app it is not a fault
+
+
+def test_stream_closed_twice_is_torn_down_once(tmp_path: Path) -> None:
+    """A server, or a middleware and its server, may both call close(): the request still ends once."""
+    rig = _rig(tmp_path)
+    _observe_teardown(rig)
+    stream = Stream(rig, "/stream?rows=1000")
+    next(stream.chunks)
+    stream.close()
+    stream.close()
+    assert len(rig.teardown_errors) == 1
+    assert rig.events == ["open", "rollback:ClientDisconnected", "close"]
