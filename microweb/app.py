@@ -322,7 +322,7 @@ class App:
                 rv = self._finish(ctx, rv) or rv
             return rv(environ, start_response)
         except BaseException as exc:
-            # SystemExit (a gunicorn worker's timeout), KeyboardInterrupt: not for a 500 page, they go
+            # SystemExit (a gunicorn sync worker's timeout), KeyboardInterrupt: not for a 500 page, they go
             # on to the server, but the resources and teardown hooks still get to end the request.
             if not ctx.closed:
                 ctx.error = exc

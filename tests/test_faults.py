@@ -804,3 +804,22 @@ def test_stream_closed_twice_is_torn_down_once(tmp_path: Path) -> None:
     stream.close()
     assert len(rig.teardown_errors) == 1
     assert rig.events == ["open", "rollback:ClientDisconnected", "close"]
+
+
+@pytest.mark.slow
+def test_gunicorn_worker_timeout_still_ends_the_request(tmp_path: Path) -> None:
+    """gunicorn's arbiter aborts a sync worker stuck past --timeout: SystemExit, raised inside the view."""
+    if importlib.util.find_spec("gunicorn") is None:
+        missing("gunicorn is not installed: pip install -e '.[test]'")
+    (tmp_path / "markers").mkdir()
+    env = {**os.environ, "FAULTS_DB": str(tmp_path / "db.sqlite3"), "FAULTS_MARKERS": str(tmp_path / "markers")}
+    env["HOME"] = str(tmp_path)
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "1"]
+    server = ServerProcess("gunicorn", [*argv, "faultapp:app"], tmp_path / "server.log", env=env, cwd=GATEWAYS)
+    served = Served("gunicorn-timeout", port, tmp_path / "db.sqlite3", tmp_path / "markers", server.log, True)
+    with running((server, port)):
+        reply = _read_until_closed(_request(port, "/slow?id=stuck&seconds=20"))
+        assert served.marker("stuck", "teardown") == "SystemExit"
+    assert b"done" not in reply  # gunicorn answers a 500 of its own, or just closes
+    assert served.rows("stuck") == []  # the row the view wrote was not committed

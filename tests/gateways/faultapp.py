@@ -104,3 +104,12 @@ def stream() -> Response:
     if "sized" in request.args:
         response.headers["Content-Length"] = str(rows * len(line(0)))
     return response
+
+
+@app.get("/slow")
+def slow() -> str:
+    """Writes a row, then takes ``?seconds=S`` (at most 30): for a server's worker timeout."""
+    db().execute("INSERT INTO notes VALUES (?, ?)", (request.args["id"], "slow"))
+    for _ in range(int(min(request.args.get("seconds", 1.0, type=float), 30.0) * 10)):
+        time.sleep(0.1)
+    return "done"
