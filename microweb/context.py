@@ -265,8 +265,9 @@ class _StreamingBody:
         """Finalize the resources before the server ends the body, not when it closes it.
 
         A commit that fails then reaches the server as an exception instead of the
-        end of the body, so the client gets a cut-off response (no last chunk, fewer
-        bytes than Content-Length), never a complete one for a write that was lost.
+        end of the body, so a chunked response goes without its last chunk and the
+        client cannot take it for complete. (A body with a Content-Length of its
+        own has all its bytes out by then.)
         """
         ctx = self.ctx
         if not ctx.resources:
