@@ -323,6 +323,13 @@ class App:
             else:
                 rv = self._finish(ctx, rv) or rv
             return rv(environ, start_response)
+        except BaseException as exc:
+            # SystemExit (a gunicorn sync worker's timeout), KeyboardInterrupt: not for a 500 page, they go
+            # on to the server, but the resources and teardown hooks still get to end the request.
+            if not ctx.closed:
+                ctx.error = exc
+                self._finish(ctx)
+            raise
         finally:
             _current.reset(token)
 
@@ -525,16 +532,11 @@ class App:
         happen must not be reported as a success), else None.
         """
         failed = None
-        if ctx.resources:
-            try:
-                self._finish_resources(ctx)
-            except Exception as exc:
-                if ctx.error is None:
-                    ctx.error = exc
-                logger.error("Exception while closing the resources of %s", _describe(ctx), exc_info=exc)
-                failed = self._error_page(InternalServerError(original_exception=exc))
-                if response is not None:
-                    response.close()
+        failure = self._close_resources(ctx) if ctx.resources else None
+        if failure is not None:
+            failed = self._error_page(InternalServerError(original_exception=failure))
+            if response is not None:
+                response.close()
         ctx.closed = True
         for teardown in self.teardown_request_funcs:
             try:
@@ -548,6 +550,25 @@ class App:
         # as it ends instead of waiting for the cycle collector (which lets RSS creep up meanwhile).
         ctx.error = ctx.routing_error = None
         return failed
+
+    def _close_resources(self, ctx: _RequestContext) -> Exception | None:
+        """Commit or roll back the opened resources, once; the exception (logged) if that failed.
+
+        A streamed body does this when its last chunk has been produced (see
+        ``_StreamingBody``), so by its teardown there is nothing left to do.
+        """
+        if ctx.closed:
+            return None
+        failure = None
+        try:
+            self._finish_resources(ctx)
+        except Exception as exc:
+            if ctx.error is None:
+                ctx.error = exc
+            logger.error("Exception while closing the resources of %s", _describe(ctx), exc_info=exc)
+            failure = exc
+        ctx.closed = True
+        return failure
 
     def _finish_resources(self, ctx: _RequestContext) -> None:
         assert ctx.resources is not None

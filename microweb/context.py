@@ -214,6 +214,7 @@ class Resource(Generic[T]):
                 return
             cast(Any, gen).close()
             raise RuntimeError(f"Resource {self.name!r} yielded more than once.")
+        own_traceback = error.__traceback__
         try:
             cast(Any, gen).throw(error)
         except StopIteration:
@@ -222,6 +223,9 @@ class Resource(Generic[T]):
             if exc is not error:
                 raise
         finally:
+            # throw() adds the resource's frames on top of the error's traceback; the teardown
+            # hooks and the server get it back as it was logged, pointing where it was raised.
+            error.__traceback__ = own_traceback
             cast(Any, gen).close()
 
 
@@ -236,6 +240,7 @@ class _StreamingBody:
         self.body = body
         self.iterator = iter(body)
         self.complete = False
+        self.closed = False
 
     def __iter__(self) -> _StreamingBody:
         return self
@@ -246,7 +251,6 @@ class _StreamingBody:
             return next(self.iterator)
         except StopIteration:
             self.complete = True
-            raise
         except Exception as exc:
             # The headers are out: all that is left is to log and let the server drop the connection.
             self.ctx.error = exc
@@ -254,8 +258,32 @@ class _StreamingBody:
             raise
         finally:
             _current.reset(token)
+        self._commit()
+        raise StopIteration
+
+    def _commit(self) -> None:
+        """Finalize the resources before the server ends the body, not when it closes it.
+
+        A commit that fails then reaches the server as an exception instead of the
+        end of the body, so a chunked response goes without its last chunk and the
+        client cannot take it for complete. (A body with a Content-Length of its
+        own has all its bytes out by then.)
+        """
+        ctx = self.ctx
+        if not ctx.resources:
+            return
+        token = _current.set(ctx)  # commit code may still use request and the like
+        try:
+            failure = ctx.app._close_resources(ctx)
+        finally:
+            _current.reset(token)
+        if failure is not None:
+            raise failure  # already logged
 
     def close(self) -> None:
+        if self.closed:  # a second close() (a middleware's and its server's): the request ended once
+            return
+        self.closed = True
         ctx = self.ctx
         if not self.complete and ctx.error is None:
             # The client went away (or the server gave up): what was not sent did not happen.

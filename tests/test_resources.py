@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.exceptions import ServiceUnavailable
 
 from microweb import App, abort, request
 from microweb.testing import TestClient
@@ -166,20 +168,90 @@ def test_failing_commit_is_not_reported_as_success(tmp_path: Path, caplog: pytes
     assert isinstance(finished[0], OSError)
 
 
-def test_resource_that_cannot_open_is_a_503(caplog: pytest.LogCaptureFixture) -> None:
-    app = App()
-
-    @app.resource
-    def db() -> Iterator[None]:
-        raise sqlite3.OperationalError("database is locked")
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Another connection holding an EXCLUSIVE lock on the database for the duration."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
         yield
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
 
-    app.add_route("/", lambda: str(db()), endpoint="v")
-    with caplog.at_level(logging.ERROR, logger="microweb"):
-        response = app.test_client().get("/")
+
+def _unavailable_app(db_file: Path, audit_file: Path) -> tuple[App, list[BaseException | None]]:
+    """A view that writes to `audit`, then needs `db`, whose opening takes the write lock at once."""
+    app = App()
+    teardown_errors: list[BaseException | None] = []
+    app.teardown_request(teardown_errors.append)
+
+    def sqlite_resource(path: Path) -> Any:
+        def factory() -> Iterator[sqlite3.Connection]:
+            conn = sqlite3.connect(path, timeout=0.1, isolation_level=None)  # explicit transactions
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # locked or missing: fails here, before any work is done
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                conn.close()
+
+        factory.__name__ = path.stem
+        return app.resource(factory)
+
+    audit, db = sqlite_resource(audit_file), sqlite_resource(db_file)
+
+    @app.post("/notes")
+    def add() -> str:
+        audit().execute("INSERT INTO notes VALUES ('audit: a note is being added')")
+        db().execute("INSERT INTO notes VALUES (?)", (request.form["text"],))
+        return "saved"
+
+    return app, teardown_errors
+
+
+@pytest.mark.parametrize("cause", ["locked", "missing_directory"])
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+def test_resource_that_cannot_open_is_a_clear_503(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, cause: str, accept: str
+) -> None:
+    audit_file = tmp_path / "audit.sqlite3"
+    with sqlite3.connect(audit_file) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT NOT NULL)")
+    conn.close()
+    db_file = tmp_path / "db.sqlite3" if cause == "locked" else tmp_path / "no-such-directory" / "db.sqlite3"
+    if cause == "locked":
+        with sqlite3.connect(db_file) as conn:
+            conn.execute("CREATE TABLE notes (text TEXT NOT NULL)")
+        conn.close()
+    app, teardown_errors = _unavailable_app(db_file, audit_file)
+    client = app.test_client()
+
+    with caplog.at_level(logging.DEBUG, logger="microweb"):
+        with _locked(db_file) if cause == "locked" else contextlib.nullcontext():
+            response = client.post("/notes", data={"text": "lost"}, headers={"Accept": accept})
+
     assert response.status_code == 503
-    assert "locked" not in response.get_data(as_text=True)
-    assert "database is locked" in caplog.text
+    body = response.get_data(as_text=True)
+    assert "A resource this page needs is unavailable right now; please try again shortly." in body
+    for leak in ("locked", "unable to open", "sqlite", "OperationalError", "Traceback", str(tmp_path)):
+        assert leak not in body
+    if accept == "application/json":
+        assert response.json["error"]["code"] == 503
+    (record,) = caplog.records  # logged once, as what it is; the 503 it became is not logged again
+    assert record.getMessage() == "Resource 'db' could not be opened"
+    assert record.exc_info is not None and record.exc_info[0] is sqlite3.OperationalError
+    assert "Traceback (most recent call last)" in caplog.text
+    assert isinstance(teardown_errors[0], ServiceUnavailable)
+    # Nothing half-written: the audit row written before the failure was rolled back.
+    assert _notes(audit_file) == []
+    if cause == "locked":  # and once the lock is gone, the same request goes through
+        assert client.post("/notes", data={"text": "kept"}).status_code == 200
+        assert (_notes(audit_file), _notes(db_file)) == (["audit: a note is being added"], ["kept"])
 
 
 def test_resources_finish_in_reverse_order_and_all_roll_back_when_one_commit_fails() -> None:
