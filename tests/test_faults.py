@@ -591,7 +591,6 @@ class Served:
     db: Path
     markers: Path
     log: Path
-    chunked: bool  # HTTP/1.1 chunked bodies (wsgiref speaks HTTP/1.0: only Content-Length shows a cut)
     _ids: Iterator[int] = field(default_factory=lambda: iter(range(10**6)))
 
     def new_id(self) -> str:
@@ -625,7 +624,13 @@ def _server_argv(name: str, port: int) -> list[str]:
     return run + {"wsgiref": [], "gunicorn": ["--server", "gunicorn"], "waitress": ["--server", "waitress"]}[name]
 
 
-@pytest.fixture(scope="module", params=["gunicorn", "gunicorn-gthread", "waitress", "wsgiref"])
+SERVED = ["gunicorn", "gunicorn-gthread", "waitress", "wsgiref"]
+# wsgiref speaks HTTP/1.0: a body without Content-Length ends when the connection does, so a cut
+# is only visible against a Content-Length there.
+CHUNKED = [name for name in SERVED if name != "wsgiref"]
+
+
+@pytest.fixture(scope="module", params=SERVED)
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     name = request.param
     for module in {"gunicorn": "gunicorn", "waitress": "waitress"}.get(name.split("-")[0], "wsgiref"), "sqlite3":
@@ -638,7 +643,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     port = free_port()
     server = ServerProcess(name, _server_argv(name, port), root / "server.log", env=env, cwd=GATEWAYS)
     with running((server, port)):
-        yield Served(name, port, root / "db.sqlite3", root / "markers", root / "server.log", name != "wsgiref")
+        yield Served(name, port, root / "db.sqlite3", root / "markers", root / "server.log")
 
 
 def _request(port: int, target: str) -> socket.socket:
@@ -701,10 +706,13 @@ def _log_since(served: Served, offset: int, req: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sized", [False, True], ids=["chunked", "content_length"])
+@pytest.mark.parametrize(
+    ("served", "sized"),
+    [(name, True) for name in SERVED] + [(name, False) for name in CHUNKED],
+    indirect=["served"],
+    ids=[f"{name}-content_length" for name in SERVED] + [f"{name}-chunked" for name in CHUNKED],
+)
 def test_served_stream_that_fails_after_the_first_chunk(served: Served, sized: bool) -> None:
-    if not sized and not served.chunked:
-        pytest.skip(f"{served.name} speaks HTTP/1.0: a body without Content-Length ends when the connection does")
     req = served.new_id()
     offset = served.log.stat().st_size
     sock = _request(served.port, f"/stream?id={req}&rows=5&fail_at=2{'&sized=1' if sized else ''}")
@@ -744,9 +752,8 @@ def test_served_stream_closes_its_generator_when_the_client_goes(served: Served)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("served", CHUNKED, indirect=True)
 def test_served_stream_whose_commit_fails_is_cut_short(served: Served) -> None:
-    if not served.chunked:
-        pytest.skip(f"{served.name} speaks HTTP/1.0: a body without Content-Length ends when the connection does")
     req = served.new_id()
     offset = served.log.stat().st_size
     status, data, complete = _body(_read_until_closed(_request(served.port, f"/stream?id={req}&rows=3&orphan=1")))
@@ -817,7 +824,7 @@ def test_gunicorn_worker_timeout_still_ends_the_request(tmp_path: Path) -> None:
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "1"]
     server = ServerProcess("gunicorn", [*argv, "faultapp:app"], tmp_path / "server.log", env=env, cwd=GATEWAYS)
-    served = Served("gunicorn-timeout", port, tmp_path / "db.sqlite3", tmp_path / "markers", server.log, True)
+    served = Served("gunicorn-timeout", port, tmp_path / "db.sqlite3", tmp_path / "markers", server.log)
     with running((server, port)):
         reply = _read_until_closed(_request(port, "/slow?id=stuck&seconds=20"))
         assert served.marker("stuck", "teardown") == "SystemExit"
