@@ -12,8 +12,20 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint, create_engine, func, select, update
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -60,6 +72,8 @@ class EditConflict(Exception):
 def connect(url: str) -> Engine:
     """An engine for any SQLAlchemy URL, with the schema created if it is not there yet."""
     engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_settings)
     for attempt in range(5):
         try:
             Base.metadata.create_all(engine)
@@ -70,6 +84,20 @@ def connect(url: str) -> Engine:
                 raise
             time.sleep(0.2 * (attempt + 1))
     return engine
+
+
+def _sqlite_settings(dbapi_connection: Any, _record: Any) -> None:
+    """A SQLite file that several processes write at once (gunicorn's workers, say).
+
+    WAL: readers never wait for a writer, and a commit is one append to the log instead of a
+    rollback journal written, synced and deleted. busy_timeout: a save waits up to 30 s for
+    another's commit (the default, 5 s, ran out under load), rather than failing with
+    "database is locked".
+    """
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.close()
 
 
 # ---------------------------------------------------------------- reading
