@@ -259,11 +259,16 @@ def run_with_reloader(watch: Iterable[str]) -> None:
 @register_server("wsgiref")
 def serve_wsgiref(app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False) -> None:
     """The standard library's server, one thread per request: for development."""
+    import socket
     from socketserver import ThreadingMixIn
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
     class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
         daemon_threads = True
+        # socketserver's default listen queue is 5: with 64 clients connecting at once the kernel
+        # dropped the rest, so some waited 1 to 3 s for a retry and others were reset. Let the
+        # system's limit (net.core.somaxconn) decide instead.
+        request_queue_size = socket.SOMAXCONN
 
     class Handler(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
