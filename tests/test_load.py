@@ -27,11 +27,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -376,7 +375,7 @@ def slowwrite_on_gunicorn(g: Path, port: int, worker_class: str, workers: int, t
     return ServerProcess("gunicorn", argv, g / "gunicorn.log", env)
 
 
-def wait_for(condition: Any, seconds: float, what: str) -> None:
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
     for _ in range(int(seconds / 0.05)):
         if condition():
             return
