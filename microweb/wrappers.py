@@ -25,9 +25,25 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.utils import cached_property  # typed to override the base class's attributes
 else:
-    # After the first read the value sits in the instance dict, where later reads find it
-    # directly; Werkzeug's cached_property runs a Python descriptor on every read.
-    from functools import cached_property
+
+    class cached_property:
+        """Computed on first read, then kept in the instance dict, where later reads find it directly.
+
+        Werkzeug's cached_property runs a Python descriptor on every read; functools' takes a
+        lock on every first read up to Python 3.11. A request is read a few times, then dropped.
+        """
+
+        def __init__(self, func):
+            self.func = func
+            self.name = func.__name__
+            self.__doc__ = func.__doc__
+
+        def __get__(self, obj, owner=None):
+            if obj is None:
+                return self
+            value = obj.__dict__[self.name] = self.func(obj)
+            return value
+
 
 URLENCODED = "application/x-www-form-urlencoded"
 _NO_FILES: ImmutableMultiDict[str, Any] = ImmutableMultiDict()  # immutable, so every request may share it
@@ -55,7 +71,12 @@ def _parse_qsl(text: str) -> list[tuple[str, str]]:
     """``parse_qsl`` as Werkzeug calls it, for a query string or urlencoded body."""
     if text.isascii() and "%" not in text and "+" not in text:
         # Nothing to unquote: splitting gives what parse_qsl would, in a fraction of the time.
-        return [tuple(pair.partition("=")[::2]) for pair in text.split("&") if pair]  # type: ignore[misc]
+        pairs = []
+        for pair in text.split("&"):
+            if pair:
+                name, _, value = pair.partition("=")
+                pairs.append((name, value))
+        return pairs
     return parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
 
 
