@@ -60,10 +60,15 @@ _Plain = tuple[str, list[tuple[str, str]], bytes]
 
 # made once: json.dumps() with options would make an encoder per call
 _json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ascii_json_encoder = json.JSONEncoder(separators=(",", ":"))
 
 
 def _dump_json(value: Any) -> bytes:
-    return _json_encoder.encode(value).encode()
+    try:
+        return _json_encoder.encode(value).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (JSON's "\ud800", which json.loads accepts) is not UTF-8: escape it as JSON does.
+        return _ascii_json_encoder.encode(value).encode()
 
 
 def _simple_body(rv: object) -> tuple[bytes, str] | None:

@@ -43,6 +43,18 @@ def test_simple_values_same_with_or_without_fast_path(app: App, client: TestClie
     )
 
 
+@pytest.mark.parametrize("with_hook", [False, True])
+def test_json_with_a_lone_surrogate_is_escaped_not_a_500(app: App, client: TestClient, with_hook: bool) -> None:
+    # json.loads accepts "\ud800", so a view that echoes a client's JSON may return one; it is not UTF-8.
+    app.add_route("/", lambda: {"echo": request.json}, methods=["POST"], endpoint="v")
+    if with_hook:
+        app.after_request(lambda response: response)
+    response = client.post("/", data=rb'["\ud800", "\u00e9"]', content_type="application/json")
+    assert response.status_code == 200
+    assert response.data == rb'{"echo":["\ud800","\u00e9"]}'
+    assert response.json == {"echo": ["\ud800", "\u00e9"]}
+
+
 def test_response_object_passes_through(app: App, client: TestClient) -> None:
     @app.get("/")
     def view() -> Response:
