@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from io import BytesIO
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
@@ -107,6 +107,7 @@ class Request(_WerkzeugRequest):
     endpoint: str | None = None
     #: The values the URL rule captured, as passed to the view.
     view_args: dict[str, Any] | None = None
+    _uploads: list[IO[bytes]] | None = None  # every file stream the form parser opened
 
     def __init__(self, environ: WSGIEnvironment, populate_request: bool = True, shallow: bool = False) -> None:
         self.environ = environ
@@ -173,10 +174,27 @@ class Request(_WerkzeugRequest):
             return parse_cookie(header, cls=self.dict_storage_class)  # type: ignore[return-value]
         return self.dict_storage_class(_split_cookies(header))  # type: ignore[return-value]
 
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        """Werkzeug's stream for an uploaded file, kept so that :meth:`close` closes it in any case."""
+        stream = super()._get_file_stream(total_content_length, content_type, filename, content_length)
+        # A form that fails half way (a 413 for too many parts) loses the files already opened: keep them here.
+        if self._uploads is None:
+            self._uploads = []
+        self._uploads.append(stream)
+        return stream
+
     def close(self) -> None:
-        """Close the uploaded files, if the body was parsed for any."""
+        """Close the uploaded files, those of a form whose parsing failed half way too."""
         if "files" in self.__dict__:  # skips Werkzeug's walk over no files, on every request
             super().close()
+        for stream in self._uploads or ():
+            stream.close()
 
     def _load_form_data(self) -> None:
         environ = self.environ

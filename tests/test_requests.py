@@ -278,3 +278,22 @@ def test_forwarded_headers_are_ignored_without_proxy_fix(app: App, client: TestC
         "root": "",
         "url": "http://localhost/who",
     }
+
+
+def test_uploads_are_closed_when_the_form_fails_half_way(app: App, client: TestClient) -> None:
+    app.config["MAX_FORM_PARTS"] = 3
+    opened: list[Any] = []
+
+    class Watching(App.request_class):
+        def _get_file_stream(self, *args: Any, **kwargs: Any) -> Any:
+            opened.append(super()._get_file_stream(*args, **kwargs))
+            return opened[-1]
+
+    app.request_class = Watching
+    app.add_route("/upload", lambda: str(len(request.files)), methods=["POST"], endpoint="upload")
+    parts = [b'Content-Disposition: form-data; name="file"; filename="f.bin"\r\n\r\n' + b"x" * 50]
+    parts += [f'Content-Disposition: form-data; name="k{i}"\r\n\r\nv'.encode() for i in range(5)]
+    body = b"".join(b"--b\r\n" + part + b"\r\n" for part in parts) + b"--b--\r\n"  # the file first
+    assert client.post("/upload", data=body, content_type="multipart/form-data; boundary=b").status_code == 413
+    # Werkzeug's parser drops the file it had opened when the 4th part fails: closed all the same, not left to the GC
+    assert len(opened) == 1 and opened[0].closed
