@@ -31,8 +31,10 @@ from werkzeug.wsgi import get_host
 
 from .context import (
     Resource,
+    _check_headers,
     _current,
     _describe,
+    _header_problem,
     _RequestContext,
     _StreamingBody,
     logger,
@@ -450,6 +452,9 @@ class App:
         if status is not None:
             response.status_code = status
         if headers:
+            # Checked first: Werkzeug refuses a CR or LF too, but without saying in which header.
+            pairs = headers.items() if hasattr(headers, "items") else headers
+            _check_headers(response.status, [(str(name), str(value)) for name, value in pairs])
             response.headers.update(headers)
         if response.status_code == 204:  # no content, so no content type (PEP 3333 validators insist)
             del response.headers["Content-Type"]
@@ -460,6 +465,8 @@ class App:
             response = after(response)
         if ctx._session is not None:
             self.session_cookie.save(ctx._session, response, ctx.environ)
+        # The last moment anything can be done about a header that could inject: refused, it becomes a 500.
+        _check_headers(response.status, response.headers.items())
         return response
 
     # ------------------------------------------------------------ errors
@@ -507,6 +514,7 @@ class App:
                 f"<pre>{html.escape(trace)}</pre>\n"
             )
             return self.response_class(page, 500, content_type=HTML)
+        _check_headers(str(exc.code), exc.get_headers(environ))  # before Werkzeug's check, which names no header
         if _may_want_json(environ) and _prefers_json(_current.get().request):
             response = exc.get_response(environ)
             response.set_data(
@@ -523,10 +531,13 @@ class App:
             return None  # a page of its own (a description, a redirect): Werkzeug builds it
         if exc.response is not None or _may_want_json(environ):
             return None
+        status, headers = f"{exc.code} {exc.name.upper()}", exc.get_headers(environ)
+        if _header_problem(status, headers) is not None:
+            return None  # e.g. a WWW-Authenticate realm with CR/LF: refused, and logged, the slow way
         body = self._standard_pages.get(cls)
         if body is None:
             body = self._standard_pages[cls] = exc.get_body(environ).encode()
-        return f"{exc.code} {exc.name.upper()}", exc.get_headers(environ), body
+        return status, headers, body
 
     # ------------------------------------------------------------ the end of a request
 

@@ -7,6 +7,7 @@ each thread and each asyncio task; the proxies and helpers below look it up.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from operator import attrgetter
@@ -16,6 +17,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, ServiceUnavai
 from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.local import LocalProxy
 from werkzeug.routing import MapAdapter
+from werkzeug.urls import iri_to_uri
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response
 
@@ -152,8 +154,15 @@ def abort(code: int | Response, description: str | None = None) -> NoReturn:
 
 
 def redirect(location: str, code: int = 302) -> Response:
-    """A response that sends the client to ``location``."""
-    return _werkzeug_redirect(location, code)
+    """A response that sends the client to ``location``.
+
+    ``location`` may come from the request (``redirect(request.args["next"])``): its control
+    characters (CR, LF, tab, NUL, ...) and spaces are percent-encoded, so nothing in it can end the
+    ``Location`` line; Werkzeug makes the rest a URI when it sends it (``iri_to_uri``: non-ASCII
+    percent-encoded, the host in IDNA). A location that is no URL (``http://[``) is a 500, logged.
+    """
+    # Encoded, not dropped as iri_to_uri drops CR, LF and tab: "/\n/evil.example" must not become "//evil.example".
+    return _werkzeug_redirect(_UNSAFE_IN_URL.sub(_percent_encoded, location), code)
 
 
 def url_for(endpoint: str, /, **values: Any) -> str:
@@ -169,6 +178,52 @@ def render(template_name: str, /, **context: Any) -> str:
             "No template renderer: create the app with App(templates=...), e.g. StringTemplates('templates')."
         )
     return app.templates(template_name, context)
+
+
+# ---------------------------------------------------------------- response headers
+
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _percent_encoded(found: re.Match[str]) -> str:
+    return f"%{ord(found.group()):02X}"
+
+
+# A header name is an HTTP token; a status or header value holds tabs, spaces and visible Latin-1
+# characters only (RFC 9110 5.5), so no CR, LF or NUL can end its line and start another one.
+_NOT_TOKEN = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+_NOT_FIELD_TEXT = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+_URL_HEADERS = frozenset({"location", "content-location"})
+
+
+def _header_problem(status: str, headers: Iterable[tuple[str, str]]) -> str | None:
+    """Why this status and these headers must not be sent (header injection), or None if they may.
+
+    The message names the header, never the value: that may be anything a client sent.
+    """
+    if _NOT_FIELD_TEXT.search(status):
+        return "The response status has a control or non-Latin-1 character"
+    for name, value in headers:
+        if not name or _NOT_TOKEN.search(name):
+            return f"The response header name {name!r} is not an HTTP token"
+        if name.lower() in _URL_HEADERS:
+            # Werkzeug makes these URIs when it sends them (iri_to_uri: all but ASCII text percent-encoded), where
+            # a failure would escape every handler. Only a URL with a host ("//") can fail: the rest skip the cost.
+            if "//" in value:
+                try:
+                    iri_to_uri(value)
+                except ValueError:
+                    return f"The value of the response header {name!r} is not a URL"
+        elif _NOT_FIELD_TEXT.search(value):
+            return f"The value of the response header {name!r} has CR, LF, NUL, another control or non-Latin-1 text"
+    return None
+
+
+def _check_headers(status: str, headers: Iterable[tuple[str, str]]) -> None:
+    """Raise ValueError if this status and these headers must not be sent (see ``_header_problem``)."""
+    problem = _header_problem(status, headers)
+    if problem is not None:
+        raise ValueError(f"{problem}: the response is refused, so nothing can be injected into it.")
 
 
 # ---------------------------------------------------------------- resources

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 
 from microweb import App, Response, redirect, request
 from microweb.testing import TestClient
@@ -152,3 +154,184 @@ def test_redirect(app: App, client: TestClient, code: int) -> None:
 def test_redirect_default_is_302(app: App, client: TestClient) -> None:
     app.add_route("/", lambda: redirect("/elsewhere"), endpoint="v")
     assert client.get("/").status_code == 302
+
+
+# ---------------------------------------------------------------- no header injection
+
+INJECTED = "ok\r\nSet-Cookie: pwned=1"
+#: Header values no response may carry: what Werkzeug refuses itself (CR, LF) and what it lets through.
+BAD_VALUES = [INJECTED, "ok\npwned", "ok\rpwned", "ok\x00pwned", "ok\x01pwned", "ok\x7fpwned", "€pwned"]
+BAD_NAMES = ["X-Bad\r\nSet-Cookie", "X-Bad: pwned", "X Bad", ""]
+
+
+def _sets_header(app: App, where: str, name: str, value: str) -> None:
+    """Route ``/`` so that the header is set by a view, a hook, an error handler or a streamed response."""
+
+    def with_header(response: Response) -> Response:
+        response.headers[name] = value
+        return response
+
+    if where == "view tuple":
+        app.add_route("/", lambda: ("body", {name: value}), endpoint="v")
+    elif where == "view response":
+        app.add_route("/", lambda: with_header(Response("body")), endpoint="v")
+    elif where == "streamed response":
+        app.add_route("/", lambda: with_header(Response(iter([b"a", b"b"]))), endpoint="v")
+    elif where == "before hook":
+        app.before_request(lambda: with_header(Response("early")))
+    elif where == "after hook":
+        app.add_route("/", lambda: "body", endpoint="v")
+        app.after_request(with_header)
+    elif where == "error handler":
+        app.errorhandler(404)(lambda error: ("missing", 404, {name: value}))
+
+
+WHERE = ["view tuple", "view response", "streamed response", "before hook", "after hook", "error handler"]
+
+
+def _refused(client: TestClient, caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    with caplog.at_level(logging.ERROR, logger="microweb"):
+        response = client.get("/")
+    assert response.status_code == 500
+    assert b"pwned" not in response.data and "Set-Cookie" not in response.headers
+    records = [record for record in caplog.records if record.name == "microweb"]
+    assert records, "a refused header is logged"
+    return records
+
+
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("value", BAD_VALUES)
+def test_a_header_value_that_could_inject_is_a_logged_500_not_echoed(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture, where: str, value: str
+) -> None:
+    _sets_header(app, where, "X-Note", value)
+    _refused(client, caplog)  # the validating client also checks that no control character went out
+    assert "pwned" not in caplog.text  # neither in the log: a value may be anything a client sent
+
+
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_a_header_name_that_is_not_a_token_is_a_logged_500(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture, where: str, name: str
+) -> None:
+    _sets_header(app, where, name, "fine")
+    records = _refused(client, caplog)
+    if "\r" not in name and "\n" not in name:  # Werkzeug lets these through: microweb names them
+        assert any(repr(name) in str(record.exc_info[1]) for record in records if record.exc_info)
+
+
+@pytest.mark.parametrize("where", ["view tuple", "view response", "after hook"])
+def test_the_log_names_the_refused_header(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    _sets_header(app, where, "X-Note", "ok\x00pwned")
+    message = str(_refused(client, caplog)[0].exc_info[1])  # type: ignore[index]
+    assert "'X-Note'" in message and "refused" in message
+
+
+def test_a_view_tuple_header_with_crlf_is_named_too(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Werkzeug refuses it without saying which header; microweb checks a view's headers first.
+    _sets_header(app, "view tuple", "X-Note", INJECTED)
+    assert "'X-Note'" in str(_refused(client, caplog)[0].exc_info[1])  # type: ignore[index]
+
+
+def test_a_status_line_with_crlf_is_refused(app: App, client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    def view() -> Response:
+        response = Response("body")
+        response.status = "299 " + INJECTED  # Werkzeug keeps a reason phrase as it is given
+        return response
+
+    app.add_route("/", view, endpoint="v")
+    assert "status" in str(_refused(client, caplog)[0].exc_info[1])  # type: ignore[index]
+
+
+@pytest.mark.parametrize("with_hook", [False, True])
+def test_http_error_headers_are_checked_on_the_fast_path_too(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture, with_hook: bool
+) -> None:
+    # A standard 401 page goes out without a Response object when nothing needs one (no after hook).
+    def view() -> str:
+        raise Unauthorized(www_authenticate=WWWAuthenticate("basic", {"realm": request.args["realm"]}))
+
+    app.add_route("/", view, endpoint="v")
+    if with_hook:
+        app.after_request(lambda response: response)
+    ok = client.get("/?realm=shop")
+    assert (ok.status_code, ok.headers["WWW-Authenticate"]) == (401, "Basic realm=shop")
+    for realm in ["a%0D%0ASet-Cookie:%20pwned=1", "a%00pwned"]:
+        with caplog.at_level(logging.ERROR, logger="microweb"):
+            response = client.get(f"/?realm={realm}")
+        assert response.status_code == 500 and b"pwned" not in response.data
+        assert "'WWW-Authenticate'" in caplog.text and "pwned" not in caplog.text
+        caplog.clear()
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/a\r\nSet-Cookie: pwned=1", "/a%0D%0ASet-Cookie:%20pwned=1"),
+        ("/\n/evil.example", "/%0A/evil.example"),  # encoded, not dropped: dropping it makes //evil.example
+        ("\t//evil.example", "%09//evil.example"),
+        ("/a\x00b\x7f", "/a%00b%7F"),
+        ("/a b", "/a%20b"),
+        ("/ü/€?q=€#€", "/%C3%BC/%E2%82%AC?q=%E2%82%AC#%E2%82%AC"),
+        ("http://bücher.example/x y", "http://xn--bcher-kva.example/x%20y"),
+        ("/already%20encoded", "/already%20encoded"),
+    ],
+)
+def test_redirect_to_a_target_from_the_request_cannot_inject(
+    app: App, client: TestClient, target: str, location: str
+) -> None:
+    app.add_route("/go", lambda: redirect(request.args["next"]), endpoint="go")
+    response = client.get("/go", query_string={"next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == location
+    assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize("target", ["http://[", "http://a:99999/", "http://" + "a" * 64 + ".example/"])
+def test_redirect_to_something_that_is_no_url_is_a_logged_500(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    # Refused before sending: Werkzeug would fail only while sending, past every handler.
+    app.add_route("/go", lambda: redirect(request.args["next"]), endpoint="go")
+    with caplog.at_level(logging.ERROR, logger="microweb"):
+        assert client.get("/go", query_string={"next": target}).status_code == 500
+    assert "'Location' is not a URL" in caplog.text
+
+
+def test_a_location_header_that_is_no_url_is_refused_before_sending(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.add_route("/", lambda: Response("", 302, headers={"Location": "http://["}), endpoint="v")
+    assert "'Location' is not a URL" in str(_refused(client, caplog)[0].exc_info[1])  # type: ignore[index]
+
+
+def test_cookie_values_from_the_request_are_quoted(app: App, client: TestClient) -> None:
+    def view() -> Response:
+        response = Response("body")
+        response.set_cookie("note", request.args["v"])
+        return response
+
+    app.add_route("/", view, endpoint="v")
+    response = client.get("/", query_string={"v": INJECTED})
+    assert response.status_code == 200
+    assert response.headers.getlist("Set-Cookie") == ['note="ok\\015\\012Set-Cookie: pwned=1"; Path=/']
+
+
+@pytest.mark.parametrize("attribute", ["key", "domain"])
+def test_cookie_names_and_attributes_that_could_inject_are_refused(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture, attribute: str
+) -> None:
+    def view() -> Response:
+        response = Response("body")
+        if attribute == "key":
+            response.set_cookie(INJECTED, "v")
+        else:
+            response.set_cookie("note", "v", domain="example.com\x00pwned")
+        return response
+
+    app.add_route("/", view, endpoint="v")
+    _refused(client, caplog)
