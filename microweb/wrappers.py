@@ -5,7 +5,9 @@ every request up front; here each is computed on first use (most views read
 one or two). Query strings with nothing to unquote are split directly.
 Urlencoded forms of a known length, the usual form post, skip Werkzeug's
 streaming parser machinery: the same ``parse_qsl`` call and the same limits,
-less around them. Everything else is Werkzeug's.
+less around them. A body of unknown length (chunked) over ``max_content_length``
+is a 413 however it is read, where Werkzeug cuts it short at the limit for
+``get_data()``, JSON and urlencoded forms. Everything else is Werkzeug's.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 import json
 import re
 from io import BytesIO
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.wrappers import Request as _WerkzeugRequest
+from werkzeug.wsgi import LimitedStream, get_content_length
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -60,6 +63,24 @@ class _JSONModule:
             return json.loads(data)
         except RecursionError:
             raise ValueError("JSON nested too deeply") from None
+
+
+class _WholeBodyStream(LimitedStream):
+    """A body of unknown length read up to ``max_content_length``, and a 413 if it goes on past it.
+
+    Werkzeug's ``LimitedStream.readall`` stops at the limit without reading on, so a longer
+    body came back cut short, as if it were complete. Reading in pieces already ends in a 413.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(stream, limit, is_max=True)
+        self.body = stream
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted and self.body.read(1):  # one byte more than the limit allows
+            raise RequestEntityTooLarge()
+        return data
 
 
 def _from_wsgi(value: str) -> str:
@@ -173,6 +194,17 @@ class Request(_WerkzeugRequest):
         if '"' in header:  # quoted values carry escapes to undo
             return parse_cookie(header, cls=self.dict_storage_class)  # type: ignore[return-value]
         return self.dict_storage_class(_split_cookies(header))  # type: ignore[return-value]
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """The body, as Werkzeug's ``stream``; one of unknown length over the limit is a 413 (see the module)."""
+        limit = self.max_content_length
+        if limit is None or self.shallow or "wsgi.input_terminated" not in self.environ:
+            return super().stream
+        # The case where Werkzeug wraps the server's stream in LimitedStream(limit, is_max=True).
+        if (get_content_length(self.environ) or 0) > limit:
+            raise RequestEntityTooLarge()
+        return cast(IO[bytes], _WholeBodyStream(self.environ["wsgi.input"], limit))
 
     def _get_file_stream(
         self,

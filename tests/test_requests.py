@@ -101,6 +101,60 @@ def test_max_content_length_is_a_413_before_the_body_is_read() -> None:
     assert client.post("/upload", data=b"x" * 11).status_code == 413
 
 
+#: A view for each way of reading a body: each must meet the body limit.
+CONSUMERS = {
+    "application/json": lambda: {"json": request.json},
+    "application/x-www-form-urlencoded": lambda: {"form": request.form.to_dict()},
+    "multipart/form-data; boundary=b": lambda: {"files": list(request.files)},
+    "application/octet-stream": lambda: {"length": len(request.get_data())},
+}
+
+
+class _Endless(io.RawIOBase):
+    """A body with no end, as a client streaming it chunked could send; counts what was read."""
+
+    read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.read_bytes += len(buffer)
+        buffer[:] = b"x" * len(buffer)
+        return len(buffer)
+
+
+@pytest.mark.parametrize("content_type", list(CONSUMERS))
+def test_a_body_without_a_length_is_cut_at_the_limit(content_type: str) -> None:
+    # Chunked: the server ends the stream (wsgi.input_terminated) and the limit is checked while reading.
+    app = App(max_content_length=100_000)
+    app.add_route("/", CONSUMERS[content_type], methods=["POST"], endpoint="v")
+    body = _Endless()
+    environ = EnvironBuilder(path="/", method="POST").get_environ()
+    environ.update({"wsgi.input": body, "wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"})
+    environ["CONTENT_TYPE"] = content_type
+    environ.pop("CONTENT_LENGTH", None)
+    statuses: list[str] = []
+    b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert [status.split()[0] for status in statuses] == ["413"]
+    assert body.read_bytes <= 100_000 + 64 * 1024  # the limit, and at most one buffer beyond it
+
+
+@pytest.mark.parametrize(("size", "status"), [(99_999, "200"), (100_000, "200"), (100_001, "413")])
+def test_a_body_without_a_length_up_to_the_limit_is_read_whole(size: int, status: str) -> None:
+    app = App(max_content_length=100_000)
+    app.add_route("/", CONSUMERS["application/octet-stream"], methods=["POST"], endpoint="v")
+    environ = EnvironBuilder(path="/", method="POST").get_environ()
+    environ.update({"wsgi.input": io.BytesIO(b"x" * size), "wsgi.input_terminated": True})
+    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_TYPE": "application/octet-stream"})
+    environ.pop("CONTENT_LENGTH", None)
+    statuses: list[str] = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert [status.split()[0] for status in statuses] == [status]
+    if status == "200":
+        assert body == b'{"length":%d}' % size
+
+
 def test_max_content_length_also_limits_form_parsing() -> None:
     app = App(max_content_length=100)
 
