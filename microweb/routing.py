@@ -94,7 +94,7 @@ class RouteIndex:
     def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
         """The rule and values Werkzeug would match for a path no fixed rule has, or None."""
         segments = path.split("/")
-        if segments[1] in self.blocked:
+        if segments[0] or segments[1] in self.blocked:  # no leading slash (CONNECT host:port): Werkzeug decides
             return None
         size = len(segments) + 1  # Werkzeug's parts start with the (empty) domain
         key = (size, segments[1])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
+from werkzeug.test import EnvironBuilder
 
 from microweb import App
 from microweb.routing import RouteIndex, RuleMap
@@ -113,10 +114,29 @@ def test_index_answers_the_common_shapes(path: str, expected: Any) -> None:
     assert index.static["/"]["GET"] == "index"
 
 
-@pytest.mark.parametrize("path", ["/users/x", "/users/7/", "/files/a/b", "/nothing", "/users/7/posts"])
+@pytest.mark.parametrize(
+    "path", ["/users/x", "/users/7/", "/files/a/b", "/nothing", "/users/7/posts", "users/7", "127.0.0.1:443"]
+)
 def test_index_leaves_the_rest_to_werkzeug(path: str) -> None:
     index = RouteIndex(_app_with_routes().url_map, {})
     assert index.match(path, "GET") is None
+
+
+@pytest.mark.parametrize("method", ["CONNECT", "GET"])
+@pytest.mark.parametrize("path_info", ["127.0.0.1:443", "users/7", "users/7/posts/hello", "r99/3", "nothing"])
+def test_a_path_without_its_leading_slash_is_matched_as_werkzeug_does(path_info: str, method: str) -> None:
+    # gunicorn hands a CONNECT's authority ("host:port") over as PATH_INFO; Werkzeug puts a slash in front.
+    app = _app_with_routes()
+    environ = EnvironBuilder(method=method).get_environ()
+    environ["PATH_INFO"] = path_info
+    statuses: list[str] = []
+    b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    try:
+        app.url_map.bind("localhost").match(path_info, method)
+        expected = 200
+    except HTTPException as exc:
+        expected = cast(int, exc.code)
+    assert [int(status[:3]) for status in statuses] == [expected]
 
 
 def test_index_follows_rules_added_later() -> None:
