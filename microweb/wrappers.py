@@ -5,9 +5,11 @@ every request up front; here each is computed on first use (most views read
 one or two). Query strings with nothing to unquote are split directly.
 Urlencoded forms of a known length, the usual form post, skip Werkzeug's
 streaming parser machinery: the same ``parse_qsl`` call and the same limits,
-less around them. A body of unknown length (chunked) over ``max_content_length``
-is a 413 however it is read, where Werkzeug cuts it short at the limit for
-``get_data()``, JSON and urlencoded forms. Everything else is Werkzeug's.
+less around them. When the server ends the body stream (``wsgi.input_terminated``,
+as gunicorn does), a body shorter than its Content-Length is a 400 and one of
+unknown length (chunked) over ``max_content_length`` a 413, however it is read:
+Werkzeug took the first as complete and cut the second at the limit.
+Everything else is Werkzeug's.
 """
 
 from __future__ import annotations
@@ -197,14 +199,20 @@ class Request(_WerkzeugRequest):
 
     @cached_property
     def stream(self) -> IO[bytes]:
-        """The body, as Werkzeug's ``stream``; one of unknown length over the limit is a 413 (see the module)."""
-        limit = self.max_content_length
-        if limit is None or self.shallow or "wsgi.input_terminated" not in self.environ:
+        """The body, as Werkzeug's ``stream``, but never cut short silently (see the module)."""
+        environ = self.environ
+        if self.shallow or "wsgi.input_terminated" not in environ:
             return super().stream
-        # The case where Werkzeug wraps the server's stream in LimitedStream(limit, is_max=True).
-        if (get_content_length(self.environ) or 0) > limit:
+        # The server ends the stream itself (gunicorn does), and Werkzeug trusts that end.
+        length, limit = get_content_length(environ), self.max_content_length
+        if length is not None and limit is not None and length > limit:
             raise RequestEntityTooLarge()
-        return cast(IO[bytes], _WholeBodyStream(self.environ["wsgi.input"], limit))
+        if length is not None:
+            # But a client gone before sending Content-Length bytes ends it early too: a 400, not a shorter body.
+            return cast(IO[bytes], LimitedStream(environ["wsgi.input"], length))
+        if limit is not None:
+            return cast(IO[bytes], _WholeBodyStream(environ["wsgi.input"], limit))
+        return super().stream
 
     def _get_file_stream(
         self,

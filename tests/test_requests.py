@@ -101,7 +101,7 @@ def test_max_content_length_is_a_413_before_the_body_is_read() -> None:
     assert client.post("/upload", data=b"x" * 11).status_code == 413
 
 
-#: A view for each way of reading a body: each must meet the body limit.
+#: A view for each way of reading a body: each must meet the body limit before reading.
 CONSUMERS = {
     "application/json": lambda: {"json": request.json},
     "application/x-www-form-urlencoded": lambda: {"form": request.form.to_dict()},
@@ -153,6 +153,20 @@ def test_a_body_without_a_length_up_to_the_limit_is_read_whole(size: int, status
     assert [status.split()[0] for status in statuses] == [status]
     if status == "200":
         assert body == b'{"length":%d}' % size
+
+
+@pytest.mark.parametrize("limit", [None, 1000])
+@pytest.mark.parametrize("content_type", list(CONSUMERS))
+def test_a_body_cut_short_is_a_400_even_where_the_server_ends_the_stream(content_type: str, limit: int | None) -> None:
+    # gunicorn sets wsgi.input_terminated and ends the stream early when the client goes away mid-body.
+    app = App(max_content_length=limit)
+    app.add_route("/", CONSUMERS[content_type], methods=["POST"], endpoint="v")
+    environ = EnvironBuilder(path="/", method="POST").get_environ()
+    environ.update({"wsgi.input": io.BytesIO(b'{"a":1}'), "wsgi.input_terminated": True})  # valid, but short
+    environ.update({"CONTENT_LENGTH": "100", "CONTENT_TYPE": content_type})
+    statuses: list[str] = []
+    b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert [status.split()[0] for status in statuses] == ["400"]
 
 
 def test_max_content_length_also_limits_form_parsing() -> None:
