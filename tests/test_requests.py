@@ -44,6 +44,8 @@ def test_json_body(app: App, client: TestClient) -> None:
         (b'{"a": ', "application/json", 400, "Failed to decode JSON"),
         (b"\xff\xfe", "application/json", 400, "Failed to decode JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "nested too deeply"),
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "application/json", 400, "nested too deeply"),
+        (b"1" * 5000, "application/json", 400, "Failed to decode JSON"),  # past int()'s digit limit
         (b'{"a": 1}', "text/plain", 415, "Content-Type was not"),
         (b'{"a": 1}', "", 415, "Content-Type was not"),
     ],
@@ -108,6 +110,17 @@ CONSUMERS = {
     "multipart/form-data; boundary=b": lambda: {"files": list(request.files)},
     "application/octet-stream": lambda: {"length": len(request.get_data())},
 }
+
+
+@pytest.mark.parametrize("content_type", list(CONSUMERS))
+def test_every_kind_of_body_over_the_limit_is_a_413_before_it_is_read(content_type: str) -> None:
+    app = App(max_content_length=1000)
+    app.add_route("/", CONSUMERS[content_type], methods=["POST"], endpoint="v")
+    environ = EnvironBuilder(path="/", method="POST").get_environ()
+    environ.update({"wsgi.input": _Unreadable(), "CONTENT_LENGTH": "1001", "CONTENT_TYPE": content_type})
+    statuses: list[str] = []
+    b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert [status.split()[0] for status in statuses] == ["413"]
 
 
 class _Endless(io.RawIOBase):
