@@ -1,0 +1,1 @@
+"""The hostile-input tests' app and request generators, shared by the in-process and gunicorn tests."""
