@@ -23,7 +23,7 @@ from werkzeug.exceptions import (
     RequestEntityTooLarge,
     SecurityError,
 )
-from werkzeug.routing import MapAdapter, Rule
+from werkzeug.routing import MapAdapter, RequestRedirect, Rule
 from werkzeug.security import safe_join
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response
@@ -34,6 +34,7 @@ from .context import (
     _check_headers,
     _current,
     _describe,
+    _encode_unsafe_in_url,
     _header_problem,
     _RequestContext,
     _StreamingBody,
@@ -515,6 +516,8 @@ class App:
             )
             return self.response_class(page, 500, content_type=HTML)
         _check_headers(str(exc.code), exc.get_headers(environ))  # before Werkzeug's check, which names no header
+        if isinstance(exc, RequestRedirect):  # to the slash-fixed path, with the client's raw query string
+            exc.new_url = _encode_unsafe_in_url(exc.new_url)
         if _may_want_json(environ) and _prefers_json(_current.get().request):
             response = exc.get_response(environ)
             response.set_data(

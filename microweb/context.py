@@ -161,8 +161,7 @@ def redirect(location: str, code: int = 302) -> Response:
     ``Location`` line; Werkzeug makes the rest a URI when it sends it (``iri_to_uri``: non-ASCII
     percent-encoded, the host in IDNA). A location that is no URL (``http://[``) is a 500, logged.
     """
-    # Encoded, not dropped as iri_to_uri drops CR, LF and tab: "/\n/evil.example" must not become "//evil.example".
-    return _werkzeug_redirect(_UNSAFE_IN_URL.sub(_percent_encoded, location), code)
+    return _werkzeug_redirect(_encode_unsafe_in_url(location), code)
 
 
 def url_for(endpoint: str, /, **values: Any) -> str:
@@ -185,8 +184,10 @@ def render(template_name: str, /, **context: Any) -> str:
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
 
 
-def _percent_encoded(found: re.Match[str]) -> str:
-    return f"%{ord(found.group()):02X}"
+def _encode_unsafe_in_url(url: str) -> str:
+    """``url`` with its control characters and spaces percent-encoded, so it fits in a header line."""
+    # Encoded, not dropped as iri_to_uri drops CR, LF and tab: "/\n/evil.example" must not become "//evil.example".
+    return _UNSAFE_IN_URL.sub(lambda found: f"%{ord(found.group()):02X}", url)
 
 
 # A header name is an HTTP token; a status or header value holds tabs, spaces and visible Latin-1

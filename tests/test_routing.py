@@ -117,6 +117,18 @@ def test_strict_slashes_redirect_with_308_keeps_method_and_query(app: App, clien
     assert client.post("/folder?x=1", follow_redirects=True).get_data(as_text=True) == "folder"
 
 
+@pytest.mark.parametrize("path", ["/folder", "/folder//"])  # a slash added, slashes merged
+@pytest.mark.parametrize(("query", "encoded"), [("a\nb", "a%0Ab"), ("a\r\nSet-Cookie: x", "a%0D%0ASet-Cookie:%20x")])
+def test_slash_redirects_encode_a_raw_query_string(
+    app: App, client: Client, path: str, query: str, encoded: str
+) -> None:
+    # Werkzeug puts the query string in Location as the server handed it over: a raw LF was a 500.
+    app.add_route("/folder/", lambda: "folder", endpoint="folder")
+    response = client.get(path, environ_overrides={"QUERY_STRING": query})
+    assert response.status_code == 308
+    assert response.headers["Location"] == f"http://localhost/folder/?{encoded}"
+
+
 def test_head_is_automatic_for_get_and_has_no_body(app: App, client: Client) -> None:
     @app.get("/page")
     def page() -> str:
