@@ -209,6 +209,17 @@ def test_form_memory_limits_are_413s(app: App, client: TestClient) -> None:
     assert client.post("/form", data={"a": "1", "b": "2"}).get_data() == b"a,b"
 
 
+@pytest.mark.parametrize(("memory_limit", "status"), [(65_536, 200), (65_535, 413)])
+def test_files_are_not_held_to_the_form_memory_limit_from_64_kib_up(
+    app: App, client: TestClient, memory_limit: int, status: int
+) -> None:
+    # As the README says: Werkzeug checks each 64 KiB piece of a multipart body against the limit.
+    app.config["MAX_FORM_MEMORY_SIZE"] = memory_limit
+    app.add_route("/", lambda: str(len(request.files["f"].read())), methods=["POST"], endpoint="v")
+    response = client.post("/", data={"f": (io.BytesIO(b"x" * 200_000), "f.bin")})
+    assert response.status_code == status
+
+
 def test_non_numeric_content_length_is_a_400() -> None:
     app = App(max_content_length=10)
     app.add_route("/", lambda: "ok", methods=["POST"], endpoint="v")
