@@ -88,6 +88,7 @@ _OUTSIDE = (
     "(in tests, make a request with app.test_client())."
 )
 
+
 def _proxy(attribute: str) -> Any:
     """A LocalProxy for ``_current.get().<attribute>``, with its hot paths made direct.
 
