@@ -68,10 +68,15 @@ class RouteIndex:
             for method in rule.methods or ():
                 claimed.setdefault((rule.rule, method), set()).add(str(rule.endpoint))
         for (path, method), endpoints in claimed.items():
+            # Every fixed path gets an entry, even with no method the index may answer for: Werkzeug
+            # ranks a fixed rule above any dynamic one, so no rule shape may answer for its path.
+            methods = self.static.setdefault(path, {})
             if method == "HEAD" and path in explicit_head:
                 endpoints = {explicit_head[path]}
             if len(endpoints) == 1 and path not in unsure:
-                self.static.setdefault(path, {})[method] = endpoints.pop()
+                methods[method] = endpoints.pop()
+        for path in unsure:
+            self.static.setdefault(path, {})
 
     def _index_shapes(self, plain: list[Rule], rules: list[Rule]) -> None:
         # Rules that may answer a path of n parts: the plain dynamic rules of n parts, and

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Rule
+from werkzeug.routing import RequestRedirect, Rule
 from werkzeug.test import EnvironBuilder
 
 from microweb import App
@@ -85,6 +85,26 @@ def test_index_agrees_with_werkzeug(rules: list[Any], method: str, data: st.Data
             found = index.match(path, method)
             if found is not None:
                 assert _werkzeug(url_map, path, method) == (found[0].endpoint, found[1])
+
+
+@pytest.mark.parametrize(
+    "fixed",
+    [
+        {"endpoint": "twice"},  # a second rule for the same path and method: Werkzeug's order decides
+        {"endpoint": "moved", "redirect_to": "/elsewhere"},
+        {"endpoint": "any_method", "methods": None},
+    ],
+)
+def test_a_fixed_path_the_index_cannot_answer_is_not_taken_by_a_rule_shape(fixed: dict[str, Any]) -> None:
+    url_map = RuleMap()
+    url_map.add(Rule("/a", endpoint="first", methods=["GET"]))
+    url_map.add(Rule("/a", **({"methods": ["GET"]} | fixed)))
+    url_map.add(Rule("/<name>", endpoint="page", methods=["GET"]))
+    index = RouteIndex(url_map, {})
+    # The path is known but not answered, so the app asks Werkzeug, whose fixed rule outranks /<name>.
+    assert "GET" not in index.static["/a"]
+    assert _werkzeug(url_map, "/a", "GET") in [("first", {}), ("twice", {}), ("any_method", {}), RequestRedirect]
+    assert index.match("/b", "GET") == (url_map._rules_by_endpoint["page"][0], {"name": "b"})
 
 
 def _app_with_routes() -> App:
