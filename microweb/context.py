@@ -357,6 +357,11 @@ class _StreamingBody:
             _current.reset(token)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _describe(ctx: _RequestContext) -> str:
+    """The request in a log line: its control characters escaped, so a path cannot forge log lines."""
     env = ctx.environ
-    return f"{env.get('REQUEST_METHOD')} {env.get('SCRIPT_NAME', '')}{env.get('PATH_INFO', '')} [{ctx.endpoint}]"
+    text = f"{env.get('REQUEST_METHOD')} {env.get('SCRIPT_NAME', '')}{env.get('PATH_INFO', '')} [{ctx.endpoint}]"
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)

@@ -111,6 +111,17 @@ def test_handler_by_http_exception_class(app: App, client: TestClient) -> None:
     assert client.get("/missing").get_data(as_text=True) == "class handler"
 
 
+def test_a_path_cannot_forge_log_lines(app: App, client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    @app.get("/x/<name>")
+    def boom(name: str) -> str:
+        raise ValueError("boom")
+
+    with caplog.at_level(logging.ERROR):
+        assert client.get("/x/a%0D%0AERROR forged line%00").status_code == 500
+    (record,) = [r for r in caplog.records if r.name == "microweb"]
+    assert record.getMessage() == "Exception on GET /x/a\\x0d\\x0aERROR forged line\\x00 [boom]"
+
+
 def test_uncaught_exception_is_generic_500_and_logged(
     app: App, client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
