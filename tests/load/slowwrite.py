@@ -1,9 +1,10 @@
 """A slow writer for the graceful-shutdown test (tests/test_load.py): each POST sleeps, then writes.
 
 ``POST /slow/<n>`` marks itself started (a file in ``$SLOWWRITE_STARTED``, so the test knows the
-request is in flight), sleeps a second, then inserts ``n`` into a real SQLite file through a
-request-scoped resource that commits when the request succeeds. The SIGTERM arrives during the
-sleep, so the insert and the commit happen while gunicorn is shutting down.
+request is in flight), waits until the test creates the file ``release`` there (after gunicorn has
+taken the SIGTERM), then inserts ``n`` into a real SQLite file through a request-scoped resource
+that commits when the request succeeds. So the insert and the commit happen while gunicorn is
+shutting down, however slow the machine: a gate, not a sleep, orders the two.
 Served by the tests with gunicorn, ``--chdir`` this folder, ``slowwrite:app``.
 """
 
@@ -19,7 +20,8 @@ from microweb import App
 
 DATABASE = os.environ["SLOWWRITE_DB"]
 STARTED = Path(os.environ["SLOWWRITE_STARTED"])
-SLEEP = 1.0
+RELEASE = STARTED / "release"
+GATE_SECONDS = 60  # bounded: a test that died never releases the gate
 
 with sqlite3.connect(DATABASE) as _conn:
     _conn.execute("CREATE TABLE IF NOT EXISTS writes (n INTEGER PRIMARY KEY, pid INTEGER)")
@@ -41,7 +43,10 @@ def db() -> Iterator[sqlite3.Connection]:
 @app.post("/slow/<int:n>")
 def slow(n: int) -> dict[str, int]:
     (STARTED / str(n)).touch()
-    time.sleep(SLEEP)
+    for _ in range(int(GATE_SECONDS / 0.02)):
+        if RELEASE.exists():
+            break
+        time.sleep(0.02)
     db().execute("INSERT INTO writes (n, pid) VALUES (?, ?)", (n, os.getpid()))
     return {"n": n, "pid": os.getpid()}
 
