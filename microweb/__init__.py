@@ -1,13 +1,14 @@
 """microweb: a minimalist WSGI micro-framework on Werkzeug."""
 
-from werkzeug.wrappers import Response
-
 from .app import App
-from .context import Resource, abort, current_app, redirect, render, request, session, url_for
 from .csrf import csrf_token
+from .ctx import RequestContext
+from .globals import current_app, g, request, session
+from .helpers import abort, redirect, render, url_for
+from .resources import Resource
 from .sessions import Session
 from .templating import Jinja2Templates, MakoTemplates, StringTemplates
-from .wrappers import Request
+from .wrappers import Request, Response
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,7 @@ __all__ = [
     "Jinja2Templates",
     "MakoTemplates",
     "Request",
+    "RequestContext",
     "Resource",
     "Response",
     "Session",
@@ -23,6 +25,7 @@ __all__ = [
     "abort",
     "csrf_token",
     "current_app",
+    "g",
     "redirect",
     "render",
     "request",

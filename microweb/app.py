@@ -1,8 +1,10 @@
-"""The application object: URL rules to views, and a request's way through them.
+"""The application object: URL rules mapped to views, and a request's way through them.
 
-A request goes: ``App.__call__`` -> ``wsgi_app`` -> ``_handle`` (match, before
-hooks, view) -> ``make_response`` / after hooks -> ``_finish`` (resources,
-teardown) -> back to the server.
+A request goes ``__call__`` -> :meth:`App.wsgi_app` -> :meth:`App.full_dispatch_request`
+(``preprocess_request``: host, length, ``match_request``, before hooks;
+``dispatch_request``: the view; ``finalize_request``: ``make_response``,
+``process_response``) -> :meth:`App.end_request` -> the response's ``__call__``.
+The docs' "How a request flows" numbers every step.
 """
 
 from __future__ import annotations
@@ -21,28 +23,28 @@ from werkzeug.exceptions import (
     InternalServerError,
     NotFound,
     RequestEntityTooLarge,
-    SecurityError,
 )
 from werkzeug.routing import MapAdapter, RequestRedirect, Rule
 from werkzeug.security import safe_join
 from werkzeug.utils import send_from_directory
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import get_host
 
-from .context import (
-    Resource,
-    _check_headers,
-    _current,
-    _describe,
-    _encode_unsafe_in_url,
-    _header_problem,
-    _RequestContext,
-    _StreamingBody,
-    logger,
+from .ctx import G, RequestContext, StreamedBody, logger
+from .globals import context_var, current_context
+from .http import (
+    check_headers,
+    check_trusted_host,
+    header_problem,
+    normalise_prefix,
+    quote_unsafe_in_url,
+    split_prefix,
+    wsgi_decoded,
 )
+from .resources import Resource
 from .routing import RouteIndex, RuleMap
 from .sessions import SessionCookie
-from .wrappers import Request
+from .wrappers import HTML, JSON, Request, Response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -55,34 +57,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 ErrorHandler = Callable[[Any], Any]
 
-HTML = "text/html; charset=utf-8"
-JSON = "application/json"
-# A response as its parts (status line, headers without Content-Length, body), for the fast path.
-_Plain = tuple[str, list[tuple[str, str]], bytes]
-
+_get_response = HTTPException.get_response  # an exception class that overrides it builds its own page
 
 # made once: json.dumps() with options would make an encoder per call
 _json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _ascii_json_encoder = json.JSONEncoder(separators=(",", ":"))
 
 
-def _dump_json(value: Any) -> bytes:
+def dump_json(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON, the body of a dict or list view result."""
     try:
         return _json_encoder.encode(value).encode()
     except UnicodeEncodeError:
         # A lone surrogate (JSON's "\ud800", which json.loads accepts) is not UTF-8: escape it as JSON does.
         return _ascii_json_encoder.encode(value).encode()
-
-
-def _simple_body(rv: object) -> tuple[bytes, str] | None:
-    """The bytes and Content-Type of a str, bytes, dict or list view result."""
-    if isinstance(rv, str):
-        return rv.encode(), HTML
-    if isinstance(rv, bytes):
-        return rv, HTML
-    if isinstance(rv, (dict, list)):
-        return _dump_json(rv), JSON
-    return None
 
 
 # ---------------------------------------------------------------- the app
@@ -102,8 +90,12 @@ class App:
     :param auto_options: answer ``OPTIONS`` with the allowed methods.
     """
 
-    request_class = Request
-    response_class = Response
+    #: The class of ``request`` (a subclass of Werkzeug's Request).
+    request_class: type[Request] = Request
+    #: The class :meth:`make_response` makes responses of.
+    response_class: type[Response] = Response
+    #: The class of ``g``, one instance per request.
+    g_class: type[G] = G
 
     def __init__(
         self,
@@ -142,10 +134,9 @@ class App:
         self.url_map = RuleMap(strict_slashes=True, merge_slashes=True)
         self.view_functions: dict[str, Callable[..., Any]] = {}
         self.before_request_funcs: list[Callable[[], Any]] = []
-        self.after_request_funcs: list[Callable[[Response], Response]] = []
+        self.after_request_funcs: list[Callable[[BaseResponse], BaseResponse]] = []
         self.teardown_request_funcs: list[Callable[[BaseException | None], Any]] = []
         self.error_handlers: dict[int | type[BaseException], ErrorHandler] = {}
-        self.wsgi_app: WSGIApplication = self._wsgi_app
         # Precomputed at registration so a request does as little as possible:
         self._routes: RouteIndex | None = None
         self._standard_pages: dict[type[HTTPException], bytes] = {}
@@ -269,9 +260,25 @@ class App:
 
     def mount(self, prefix: str, wsgi_app: WSGIApplication) -> None:
         """Send requests under ``prefix`` to another WSGI app, moving the prefix to SCRIPT_NAME."""
-        prefix = "/" + prefix.strip("/")
-        self._mounts.append((prefix, wsgi_app))
+        self._mounts.append((normalise_prefix(prefix) or "/", wsgi_app))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
+
+    def _mounted(self, environ: WSGIEnvironment) -> WSGIApplication | None:
+        """The mounted app for this request (its prefix moved to SCRIPT_NAME), or None for this app."""
+        path = environ.get("PATH_INFO", "")
+        for prefix, wsgi_app in self._mounts:
+            rest = split_prefix(path, prefix)
+            if rest is not None:
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+                environ["PATH_INFO"] = rest
+                try:
+                    check_trusted_host(environ, self.config["TRUSTED_HOSTS"])  # as for the app's own routes
+                except HTTPException as exc:
+                    # An HTTPException is a WSGI app (Werkzeug's 400 page); without its traceback,
+                    # which would hold this frame and so the exception itself in a cycle.
+                    return exc.with_traceback(None)
+                return wsgi_app
+        return None
 
     # ------------------------------------------------------------ URLs
 
@@ -281,115 +288,101 @@ class App:
         In a request the URL includes the request's SCRIPT_NAME (the app's mount
         point); outside one it is built for ``config["SERVER_NAME"]``.
         """
-        try:
-            ctx = _current.get()
-            adapter = ctx.adapter or self._adapter(ctx.environ)
-        except LookupError:
+        ctx = context_var.get(None)
+        if ctx is not None and ctx.app is self:
+            adapter = ctx.url_adapter or self.url_adapter(ctx)
+        else:
             adapter = self.url_map.bind(self.config["SERVER_NAME"], url_scheme=self.config["PREFERRED_URL_SCHEME"])
         url = adapter.build(endpoint, values, force_external=_external)
         return f"{url}#{_anchor}" if _anchor else url
 
-    def _adapter(self, environ: WSGIEnvironment) -> MapAdapter:
-        """A MapAdapter for the request's host, mount point and scheme, bound once and reused."""
+    def url_adapter(self, ctx: RequestContext) -> MapAdapter:
+        """The request's MapAdapter (its host, mount point and scheme), bound once per such triple."""
+        environ = ctx.environ
         key = (environ.get("HTTP_HOST"), environ.get("SCRIPT_NAME", ""), environ["wsgi.url_scheme"])
         adapter = self._adapters.get(key)
         if adapter is None:
             if len(self._adapters) > 64:  # Host headers come from clients: stay bounded
                 self._adapters.clear()
-            script_name = environ.get("SCRIPT_NAME", "").encode("latin-1").decode("utf-8", "replace")
+            script_name = wsgi_decoded(key[1])
             adapter = self._adapters[key] = self.url_map.bind(get_host(environ), script_name or "/", url_scheme=key[2])
+        ctx.url_adapter = adapter
         return adapter
 
-    # ------------------------------------------------------------ the WSGI side
+    # ------------------------------------------------------------ a request's way through the app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """The PEP 3333 entry point; calls :attr:`wsgi_app`, which middleware may wrap."""
+        """The PEP 3333 entry point; calls :meth:`wsgi_app`, which middleware may wrap."""
         return self.wsgi_app(environ, start_response)
 
-    def _wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self._mounts:
-            mounted = self._mounted(environ)
-            if mounted is not None:
-                return mounted(environ, start_response)
-        ctx = _RequestContext(self, environ)
-        token = _current.set(ctx)
+    def request_context(self, environ: WSGIEnvironment) -> RequestContext:
+        """A new :class:`~microweb.ctx.RequestContext` for ``environ``."""
+        return RequestContext(self, environ)
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer one request: the whole way of "How a request flows", with one exit to the server.
+
+        Wrap it for middleware: ``app.wsgi_app = Middleware(app.wsgi_app)``. Requests
+        under a :meth:`mount` prefix go to the mounted app instead.
+        """
+        mounted = self._mounted(environ) if self._mounts else None
+        if mounted is not None:
+            return mounted(environ, start_response)
+        ctx = self.request_context(environ)
+        ctx.push()
         try:
-            rv = self._handle(ctx)
-            if isinstance(rv, tuple):
-                # Fast path: a simple value or a standard error page, sent without a Response object.
-                status, headers, data = rv
-                failed = self._finish(ctx)
-                if failed is None:
-                    headers.append(("Content-Length", str(len(data))))
-                    start_response(status, headers)
-                    return () if environ["REQUEST_METHOD"] == "HEAD" else (data,)
-                rv = failed
-            elif rv.is_streamed and environ["REQUEST_METHOD"] != "HEAD":
-                # Keep the request alive until the server closes the body (PEP 3333).
-                start_response(rv.status, rv.get_wsgi_headers(environ).to_wsgi_list())
-                return _StreamingBody(ctx, rv.get_app_iter(environ))
-            else:
-                rv = self._finish(ctx, rv) or rv
-            return rv(environ, start_response)
+            response = self.full_dispatch_request(ctx)
+            streamed = response.is_streamed and environ["REQUEST_METHOD"] != "HEAD"
+            if not streamed:  # the request ends before its body goes out; a stream's ends when it is closed
+                response = self.end_request(ctx, response)
+            body = response(environ, start_response)
+            return StreamedBody(ctx, body) if streamed else body
         except BaseException as exc:
-            # SystemExit (a gunicorn sync worker's timeout), KeyboardInterrupt: not for a 500 page, they go
-            # on to the server, but the resources and teardown hooks still get to end the request.
-            if not ctx.closed:
-                ctx.error = exc
-                self._finish(ctx)
+            # SystemExit (a gunicorn sync worker's timeout), KeyboardInterrupt, a start_response that raised:
+            # not for a 500 page, they go on to the server, but the resources and teardown hooks still run.
+            ctx.end(exc)
             raise
         finally:
-            _current.reset(token)
+            ctx.pop()
 
-    def _mounted(self, environ: WSGIEnvironment) -> WSGIApplication | None:
-        path = environ.get("PATH_INFO", "")
-        for prefix, wsgi_app in self._mounts:
-            if path == prefix or path.startswith(prefix + "/"):
-                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
-                environ["PATH_INFO"] = path[len(prefix) :]
-                trusted_hosts = self.config["TRUSTED_HOSTS"]
-                try:
-                    if trusted_hosts:  # as for the app's own routes (_dispatch)
-                        get_host(environ, trusted_hosts)
-                except SecurityError as exc:
-                    # An HTTPException is a WSGI app (Werkzeug's 400 page); without its traceback,
-                    # which would hold this frame and so the exception itself in a cycle.
-                    return exc.with_traceback(None)
-                return wsgi_app
-        return None
-
-    def _handle(self, ctx: _RequestContext) -> Response | _Plain:
-        """Match, run the before hooks and the view: a Response, or plain parts for the fast path."""
+    def full_dispatch_request(self, ctx: RequestContext) -> BaseResponse:
+        """Match, run the before hooks and the view, and make the response; an error becomes its response."""
         try:
-            rv = self._dispatch(ctx)
-            if not self.after_request_funcs:  # nothing needs a Response object
-                simple = _simple_body(rv)
-                if simple is not None:
-                    headers = [("Content-Type", simple[1])]
-                    if ctx._session is not None:
-                        headers += self.session_cookie.headers(ctx._session, ctx.environ)
-                    return "200 OK", headers, simple[0]
-            return self._process_response(ctx, self.make_response(rv))
+            rv = self.preprocess_request(ctx)
+            if rv is None:
+                rv = self.dispatch_request(ctx)
+            return self.finalize_request(ctx, rv)
         except Exception as exc:
-            return self._handle_exception(ctx, exc)
+            return self.handle_exception(ctx, exc)
 
-    def _dispatch(self, ctx: _RequestContext) -> Any:
+    def preprocess_request(self, ctx: RequestContext) -> Any:
+        """Check the host and the body's length, match the URL, run the before hooks.
+
+        Returns the first before hook's non-None value (the response), else None.
+        """
         environ = ctx.environ
-        trusted_hosts = self.config["TRUSTED_HOSTS"]
-        if trusted_hosts:  # any other Host is Werkzeug's SecurityError, a 400, before anything uses it
-            get_host(environ, trusted_hosts)
+        check_trusted_host(environ, self.config["TRUSTED_HOSTS"])  # a 400 before anything uses the Host
         self._check_content_length(environ)
-        self._match(ctx)
+        self.match_request(ctx)
         for before in self.before_request_funcs:
             rv = before()
             if rv is not None:
                 return rv
+        return None
+
+    def dispatch_request(self, ctx: RequestContext) -> Any:
+        """Call the matched view with the URL's values; raise the 404, 405 or redirect if none matched."""
         if ctx.routing_error is not None:
             raise ctx.routing_error
-        if environ["REQUEST_METHOD"] == "OPTIONS" and ctx.endpoint not in self._no_auto_options:
-            allowed = self._adapter(environ).allowed_methods(_path_info(environ))
+        endpoint = cast(str, ctx.endpoint)
+        if ctx.environ["REQUEST_METHOD"] == "OPTIONS" and endpoint not in self._no_auto_options:
+            allowed = self.url_adapter(ctx).allowed_methods(path_info(ctx.environ))
             return self.response_class(status=200, headers={"Allow": ", ".join(sorted(allowed))})
-        return self.view_functions[cast(str, ctx.endpoint)](**ctx.view_args)
+        return self.view_functions[endpoint](**ctx.view_args or {})
+
+    def finalize_request(self, ctx: RequestContext, rv: Any) -> BaseResponse:
+        """Make ``rv`` a response and run the after hooks and the session on it."""
+        return self.process_response(ctx, self.make_response(rv))
 
     def _check_content_length(self, environ: WSGIEnvironment) -> None:
         """Refuse a body over MAX_CONTENT_LENGTH before anything reads it."""
@@ -397,104 +390,132 @@ class App:
         length = environ.get("CONTENT_LENGTH")
         if limit is None or not length:
             return
-        try:
-            too_large = int(length) > limit
-        except ValueError:
-            raise BadRequest("The Content-Length header is not a number.") from None
-        if too_large:
+        if not (length.isascii() and length.isdigit()):
+            raise BadRequest("The Content-Length header is not a number.")
+        # Compared as text first: int() refuses numbers of more than 4,300 digits.
+        if len(length.lstrip("0")) > len(str(limit)) or int(length) > limit:
             raise RequestEntityTooLarge(f"The request body is larger than the limit of {limit} bytes.")
 
-    def _match(self, ctx: _RequestContext) -> None:
-        """Find the endpoint: the route index for fixed paths and simple shapes, else Werkzeug's matcher."""
+    def match_request(self, ctx: RequestContext) -> None:
+        """Find the endpoint: the route index for fixed paths and simple shapes, else Werkzeug's matcher.
+
+        What matched is recorded on ``ctx`` (:meth:`RequestContext.matched`); a 404, 405
+        or redirect is kept in ``ctx.routing_error`` for after the before hooks.
+        """
         environ = ctx.environ
         method = environ["REQUEST_METHOD"]
-        path = _path_info(environ)
+        path = path_info(environ)
         routes = self._routes
         if routes is None or routes.version != self.url_map.version:
             routes = self._routes = RouteIndex(self.url_map, self._explicit_head)
         static = routes.static.get(path)
         if static is not None and method in static:
-            ctx.endpoint = static[method]
+            ctx.matched(static[method], {})
             return
         found: tuple[Rule, Mapping[str, Any]] | None = routes.match(path, method) if static is None else None
         if found is None:
             try:
-                adapter = ctx.adapter = self._adapter(environ)
+                adapter = self.url_adapter(ctx)
                 found = adapter.match(path, method, return_rule=True, query_args=environ.get("QUERY_STRING", ""))
             except HTTPException as exc:
                 ctx.routing_error = exc
                 return
         rule, view_args = found
-        ctx.view_args = dict(view_args)
-        ctx.endpoint = cast(str, rule.endpoint)
+        endpoint = cast(str, rule.endpoint)
         if method == "HEAD" and rule.rule in self._explicit_head:
-            ctx.endpoint = self._explicit_head[rule.rule]
+            endpoint = self._explicit_head[rule.rule]
+        ctx.matched(endpoint, dict(view_args))
 
-    def make_response(self, rv: Any) -> Response:
-        """Turn a view's return value into a Response: the one place that does so."""
-        rv, status, headers = _unpack(rv)
-        if isinstance(rv, Response):
-            response = rv
-        elif isinstance(rv, HTTPException):
-            response = rv.get_response(_current.get().environ)
-        elif rv is None:
-            raise TypeError(
-                f"The view {_current.get().endpoint!r} returned None; "
-                "return a str, bytes, dict, list, iterator or Response."
-            )
+    def make_response(self, rv: Any) -> BaseResponse:
+        """Turn what a view, a hook or an error handler returned into a response: the one place that does.
+
+        Accepted: a Response (as it is); ``str`` or ``bytes`` (an HTML page); a ``dict``
+        or ``list`` (JSON); any other iterable of ``str`` or ``bytes`` (a streamed HTML
+        body); an HTTPException (its error page); or a tuple ``(body, status)``,
+        ``(body, headers)`` or ``(body, status, headers)``, with headers as a dict or a
+        list of ``(name, value)`` pairs.
+        """
+        body, status, headers = _unpack(rv)
+        if isinstance(body, BaseResponse):
+            response = body
+        elif isinstance(body, (str, bytes)):
+            response = self.response_class(body, content_type=HTML)
+        elif isinstance(body, (dict, list)):
+            response = self.response_class(dump_json(body), content_type=JSON)
+        elif isinstance(body, HTTPException):
+            response = self.error_page(body)
+        elif isinstance(body, Iterable):
+            response = self.response_class(body, content_type=HTML)
         else:
-            simple = _simple_body(rv)
-            if simple is not None:
-                response = self.response_class(simple[0], content_type=simple[1])
-            elif isinstance(rv, Iterable):
-                response = self.response_class(rv, content_type=HTML)
-            else:
-                raise TypeError(f"A view returned {type(rv).__name__}, which is not a response body.")
+            raise TypeError(_not_a_response(body))
         if status is not None:
-            response.status_code = status
+            response.status = status
         if headers:
             # Checked first: Werkzeug refuses a CR or LF too, but without saying in which header.
-            pairs = headers.items() if hasattr(headers, "items") else headers
-            _check_headers(response.status, [(str(name), str(value)) for name, value in pairs])
+            pairs = headers.items() if isinstance(headers, Mapping) else headers
+            check_headers(response.status, [(str(name), str(value)) for name, value in pairs])
             response.headers.update(headers)
         if response.status_code == 204:  # no content, so no content type (PEP 3333 validators insist)
             del response.headers["Content-Type"]
         return response
 
-    def _process_response(self, ctx: _RequestContext, response: Response) -> Response:
+    def process_response(self, ctx: RequestContext, response: BaseResponse) -> BaseResponse:
+        """Run the after hooks, add the session's headers, and refuse headers that must not be sent."""
         for after in self.after_request_funcs:
             response = after(response)
-        if ctx._session is not None:
-            self.session_cookie.save(ctx._session, response, ctx.environ)
+        session = ctx.session_loaded
+        if session is not None:
+            self.session_cookie.save(session, response, ctx.environ)
         # The last moment anything can be done about a header that could inject: refused, it becomes a 500.
-        _check_headers(response.status, response.headers.items())
+        problem = (
+            response.header_problem()
+            if isinstance(response, Response)
+            else header_problem(response.status, response.headers.items())
+        )
+        if problem is not None:
+            raise ValueError(f"{problem}: the response is refused, so nothing can be injected into it.")
         return response
+
+    def end_request(self, ctx: RequestContext, response: BaseResponse) -> BaseResponse:
+        """End the request (commit, teardown) before its body goes out; a failed commit is a 500 instead."""
+        failure = ctx.end()
+        if failure is None:
+            return response
+        response.close()
+        return self.error_page(InternalServerError(original_exception=failure))
+
+    def do_teardown_request(self, ctx: RequestContext) -> None:
+        """Run the teardown hooks with the request's error (or None); a failing hook is logged, the rest run."""
+        for teardown in self.teardown_request_funcs:
+            try:
+                teardown(ctx.error)
+            except Exception as exc:
+                logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
 
     # ------------------------------------------------------------ errors
 
-    def _handle_exception(self, ctx: _RequestContext, exc: Exception) -> Response | _Plain:
-        """The response for an exception from matching, a hook or the view."""
-        ctx.error = exc
-        handler = self._error_handler(exc)
-        if handler is None and isinstance(exc, HTTPException) and not self.after_request_funcs and ctx._session is None:
-            page = self._standard_page(exc, ctx.environ)
-            if page is not None:
-                return page
-        if handler is None and not isinstance(exc, HTTPException):
-            logger.error("Exception on %s", _describe(ctx), exc_info=exc)
-            exc = InternalServerError(original_exception=exc)
-            handler = self._error_handler(exc)
-        try:
-            if handler is not None:
-                response = self.make_response(handler(exc))
-            else:
-                response = self._error_page(cast(HTTPException, exc))
-            return self._process_response(ctx, response)
-        except Exception as handler_exc:
-            logger.error("Exception while handling an error on %s", _describe(ctx), exc_info=handler_exc)
-            return self._error_page(InternalServerError(original_exception=handler_exc))
+    def handle_exception(self, ctx: RequestContext, exc: Exception) -> BaseResponse:
+        """The response for an exception from matching, a hook or the view.
 
-    def _error_handler(self, exc: BaseException) -> ErrorHandler | None:
+        An error handler's (see :meth:`errorhandler`), else the built-in error page;
+        an exception that is no HTTPException is logged and becomes a 500. If making
+        that response fails too, the plain 500 page goes out, without the after hooks.
+        """
+        ctx.error = exc
+        handler = self.error_handler_for(exc)
+        if handler is None and not isinstance(exc, HTTPException):
+            logger.error("Exception on %s", ctx.describe(), exc_info=exc)
+            exc = InternalServerError(original_exception=exc)
+            handler = self.error_handler_for(exc)
+        try:
+            rv = handler(exc) if handler is not None else self.error_page(cast(HTTPException, exc))
+            return self.finalize_request(ctx, rv)
+        except Exception as handler_exc:
+            logger.error("Exception while handling an error on %s", ctx.describe(), exc_info=handler_exc)
+            return self.error_page(InternalServerError(original_exception=handler_exc))
+
+    def error_handler_for(self, exc: BaseException) -> ErrorHandler | None:
+        """The handler registered for ``exc``'s status code, else for the closest class in its MRO."""
         handlers = self.error_handlers
         if not handlers:
             return None
@@ -505,9 +526,13 @@ class App:
                 return handlers[cls]
         return None
 
-    def _error_page(self, exc: HTTPException) -> Response:
-        """The built-in page for an HTTP error: HTML, or JSON for clients that prefer it."""
-        environ = _current.get().environ
+    def error_page(self, exc: HTTPException) -> BaseResponse:
+        """The built-in page for an HTTP error: HTML, or JSON for clients that prefer it.
+
+        In debug mode a 500 shows the traceback. A standard page (Werkzeug's text for the
+        code) is made once per class and reused.
+        """
+        environ = current_context().environ
         if isinstance(exc, InternalServerError) and self.debug and exc.original_exception is not None:
             trace = "".join(traceback.format_exception(exc.original_exception))
             page = (
@@ -515,112 +540,48 @@ class App:
                 f"<pre>{html.escape(trace)}</pre>\n"
             )
             return self.response_class(page, 500, content_type=HTML)
-        _check_headers(str(exc.code), exc.get_headers(environ))  # before Werkzeug's check, which names no header
+        headers = exc.get_headers(environ)
+        check_headers(str(exc.code), headers)  # before Werkzeug's check, which names no header
         if isinstance(exc, RequestRedirect):  # to the slash-fixed path, with the client's raw query string
-            exc.new_url = _encode_unsafe_in_url(exc.new_url)
-        if _may_want_json(environ) and _prefers_json(_current.get().request):
+            exc.new_url = quote_unsafe_in_url(exc.new_url)
+        if _may_want_json(environ) and _prefers_json(current_context().request):
             response = exc.get_response(environ)
             response.set_data(
-                _dump_json({"error": {"code": exc.code, "name": exc.name, "description": exc.description}})
+                dump_json({"error": {"code": exc.code, "name": exc.name, "description": exc.description}})
             )
             response.content_type = JSON
             return response
-        return exc.get_response(environ)
-
-    def _standard_page(self, exc: HTTPException, environ: WSGIEnvironment) -> _Plain | None:
-        """A standard HTML error page (404, 405, ...) as plain parts; its body is made once per class."""
         cls = type(exc)
-        if exc.description != cls.description or cls.get_response is not HTTPException.get_response:
-            return None  # a page of its own (a description, a redirect): Werkzeug builds it
-        if exc.response is not None or _may_want_json(environ):
-            return None
-        status, headers = f"{exc.code} {exc.name.upper()}", exc.get_headers(environ)
-        if _header_problem(status, headers) is not None:
-            return None  # e.g. a WWW-Authenticate realm with CR/LF: refused, and logged, the slow way
+        if exc.description != cls.description or exc.response is not None or cls.get_response is not _get_response:
+            return exc.get_response(environ)  # a page of its own (a description, a redirect): Werkzeug builds it
         body = self._standard_pages.get(cls)
         if body is None:
             body = self._standard_pages[cls] = exc.get_body(environ).encode()
-        return status, headers, body
-
-    # ------------------------------------------------------------ the end of a request
-
-    def _finish(self, ctx: _RequestContext, response: Response | None = None) -> Response | None:
-        """Finalize resources (commit or roll back), then run the teardown hooks.
-
-        Returns an error response if finalizing failed (a commit that did not
-        happen must not be reported as a success), else None.
-        """
-        failed = None
-        failure = self._close_resources(ctx) if ctx.resources else None
-        if failure is not None:
-            failed = self._error_page(InternalServerError(original_exception=failure))
-            if response is not None:
-                response.close()
-        ctx.closed = True
-        for teardown in self.teardown_request_funcs:
-            try:
-                teardown(ctx.error)
-            except Exception as exc:
-                logger.error("Exception in teardown hook %r on %s", teardown, _describe(ctx), exc_info=exc)
-        if ctx._request is not None:
-            ctx._request.close()  # uploaded files: closed now, not whenever the garbage collector runs
-            ctx.environ["werkzeug.request"] = None  # environ <-> request is a cycle
-        # So is error -> traceback -> frames -> ctx. Without cycles, a request's memory is freed
-        # as it ends instead of waiting for the cycle collector (which lets RSS creep up meanwhile).
-        ctx.error = ctx.routing_error = None
-        return failed
-
-    def _close_resources(self, ctx: _RequestContext) -> Exception | None:
-        """Commit or roll back the opened resources, once; the exception (logged) if that failed.
-
-        A streamed body does this when its last chunk has been produced (see
-        ``_StreamingBody``), so by its teardown there is nothing left to do.
-        """
-        if ctx.closed:
-            return None
-        failure = None
-        try:
-            self._finish_resources(ctx)
-        except Exception as exc:
-            if ctx.error is None:
-                ctx.error = exc
-            logger.error("Exception while closing the resources of %s", _describe(ctx), exc_info=exc)
-            failure = exc
-        ctx.closed = True
-        return failure
-
-    def _finish_resources(self, ctx: _RequestContext) -> None:
-        assert ctx.resources is not None
-        first_error: Exception | None = None
-        for resource, (gen, _value) in reversed(list(ctx.resources.items())):
-            try:
-                resource.finish(gen, ctx.error)
-            except Exception as exc:
-                first_error = first_error or exc
-                ctx.error = ctx.error or exc  # the resources still open roll back
-        if first_error is not None:
-            raise first_error
+        if headers == [("Content-Type", HTML)]:
+            return self.response_class(body, exc.code or 500, content_type=HTML)
+        return self.response_class(body, exc.code, headers)
 
     # ------------------------------------------------------------ sessions, static files, tools
 
     @property
     def session_cookie(self) -> SessionCookie:
-        """The signer and cookie settings behind :data:`session`."""
+        """The signer and cookie settings behind :data:`session`; any change to ``SECRET_KEY`` is seen."""
         key = self.config["SECRET_KEY"]
         if key is None:
             raise RuntimeError("The session needs a secret key: create the app with App(secret_key=...).")
         cookie = self._session_cookie
-        if cookie is None or cookie.secret_key is not key:
+        # Compared by value: a key list changed in place (a leaked key removed) must stop verifying at once.
+        if cookie is None or cookie.keys != SessionCookie.snapshot(key):
             cookie = self._session_cookie = SessionCookie(key, self.config)
         return cookie
 
-    def _send_static(self, filename: str) -> Response:
+    def _send_static(self, filename: str) -> BaseResponse:
         folder = cast(str, self.static_folder)
         path = safe_join(folder, filename) if "\x00" not in filename else None
         # safe_join stops "..", absolute paths and the like; a symlink could still lead out.
         if path is None or not os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep):
             raise NotFound()
-        return send_from_directory(folder, filename, _current.get().environ)
+        return send_from_directory(folder, filename, current_context().environ)
 
     def test_client(self, **kwargs: Any) -> TestClient:
         """A Werkzeug test client for this app (``.get()``, ``.post(json=...)``, cookies kept)."""
@@ -651,22 +612,54 @@ class App:
         run(self, server=server, host=host, port=port, allow_remote_debug=allow_remote_debug, **options)
 
 
-def _unpack(rv: Any) -> tuple[Any, int | None, Any]:
-    """Split ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``."""
+_RETURN_SHAPES = (
+    "return a str or bytes (HTML), a dict or list (JSON), an iterator (a stream), a Response, "
+    "or a tuple (body, status), (body, headers) or (body, status, headers)"
+)
+
+
+def _who() -> str:
+    endpoint = context_var.get().endpoint
+    return f"The view {endpoint!r}" if endpoint else "A hook or error handler"
+
+
+def _not_a_response(body: Any) -> str:
+    what = "None" if body is None else type(body).__name__
+    return f"{_who()} returned {what}, which is not a response; {_RETURN_SHAPES}."
+
+
+def _unpack(rv: Any) -> tuple[Any, int | str | None, Any]:
+    """Split ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``, checking each part."""
     if not isinstance(rv, tuple):
         return rv, None, None
     if len(rv) == 3:
-        return rv[0], rv[1], rv[2]
-    if len(rv) == 2:
-        return (rv[0], rv[1], None) if isinstance(rv[1], int) else (rv[0], None, rv[1])
-    raise TypeError(f"A view returned a tuple of {len(rv)} items; use (body, status, headers).")
+        body, status, headers = rv
+    elif len(rv) == 2:
+        body, status, headers = (rv[0], rv[1], None) if isinstance(rv[1], (int, str)) else (rv[0], None, rv[1])
+    else:
+        raise TypeError(f"{_who()} returned a tuple of {len(rv)} items; {_RETURN_SHAPES}.")
+    if status is not None and not isinstance(status, int) and not (isinstance(status, str) and status[:3].isdigit()):
+        raise TypeError(
+            f"{_who()} returned the status {status!r}, which is no HTTP status such as 404 or '404 Not Found'; "
+            f"{_RETURN_SHAPES}."
+        )
+    if (
+        headers is not None
+        and not isinstance(headers, Mapping)
+        and not (
+            isinstance(headers, (list, tuple)) and all(isinstance(pair, tuple) and len(pair) == 2 for pair in headers)
+        )
+    ):
+        raise TypeError(
+            f"{_who()} returned the headers {type(headers).__name__}, not a dict or a list of (name, value) pairs; "
+            f"{_RETURN_SHAPES}."
+        )
+    return body, status, headers
 
 
-def _path_info(environ: WSGIEnvironment) -> str:
-    path: str = environ.get("PATH_INFO") or "/"
-    if not path.isascii():  # WSGI hands over bytes as latin-1: undo that for UTF-8 URLs
-        path = path.encode("latin-1").decode("utf-8", "replace")
-    return path
+def path_info(environ: WSGIEnvironment) -> str:
+    """PATH_INFO as text (``/`` when empty), the path the rules match."""
+    return wsgi_decoded(environ.get("PATH_INFO") or "/")
 
 
 def _may_want_json(environ: WSGIEnvironment) -> bool:

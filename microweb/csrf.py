@@ -13,7 +13,8 @@ import secrets
 from collections.abc import Iterable
 
 from .app import App
-from .context import abort, request, session
+from .globals import request, session
+from .helpers import abort
 
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"

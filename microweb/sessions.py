@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,10 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.wrappers import Response
 
+logger = logging.getLogger("microweb")
+
+#: The largest Set-Cookie value browsers keep (RFC 6265 6.1 asks for at least 4096 bytes per cookie).
+MAX_COOKIE_SIZE = 4093
 MIN_KEY_LENGTH = 16
 # A key of fewer different characters than this ("aaaa...", "abab...") is a placeholder, not random
 # data; a random 16-character hex key has so few with a probability of about 1e-9.
@@ -88,6 +93,8 @@ class SessionCookie:
     def __init__(self, secret_key: str | bytes | list[str | bytes], config: Mapping[str, Any]) -> None:
         self.check_key(secret_key)
         self.secret_key = secret_key
+        #: The keys as they were when this signer was made: a change to the list in place is seen too.
+        self.keys = self.snapshot(secret_key)
         self.config = config
         self.serializer = URLSafeTimedSerializer(secret_key, salt=self.salt)  # type: ignore[arg-type]
 
@@ -106,6 +113,11 @@ class SessionCookie:
             if problem:
                 raise ValueError(f"{which} {problem}; {_KEY_ADVICE}")
 
+    @staticmethod
+    def snapshot(secret_key: str | bytes | list[str | bytes]) -> tuple[str | bytes, ...]:
+        """The key, or the keys of a list, as a tuple that later changes to the list do not affect."""
+        return tuple(secret_key) if isinstance(secret_key, list) else (secret_key,)
+
     @property
     def name(self) -> str:
         """The cookie's name (``SESSION_COOKIE_NAME``)."""
@@ -121,30 +133,38 @@ class SessionCookie:
             return Session()
         return Session(data) if isinstance(data, dict) else Session()
 
-    def headers(self, session: Session, environ: WSGIEnvironment) -> list[tuple[str, str]]:
-        """The response headers ``session`` needs: ``Vary: Cookie``, and the cookie if the session changed."""
-        headers = [("Vary", "Cookie")]
-        if session.modified:
-            config = self.config
-            path = config["SESSION_COOKIE_PATH"] or environ.get("SCRIPT_NAME") or "/"
-            value, max_age = (self.serializer.dumps(dict(session)), config["SESSION_MAX_AGE"]) if session else ("", 0)
-            cookie = dump_cookie(
-                self.name,
-                value,
-                max_age=max_age,
-                expires=None if session else 0,  # an emptied session deletes the cookie
-                path=path,
-                secure=config["SESSION_COOKIE_SECURE"],
-                httponly=config["SESSION_COOKIE_HTTPONLY"],
-                samesite=config["SESSION_COOKIE_SAMESITE"],
-            )
-            headers.append(("Set-Cookie", cookie))
-        return headers
-
     def save(self, session: Session, response: Response, environ: WSGIEnvironment) -> None:
-        """Add the headers of :meth:`headers` to ``response``."""
-        for name, value in self.headers(session, environ):
-            if name == "Vary":
-                response.vary.add(value)
-            else:
-                response.headers.add(name, value)
+        """Add ``Vary: Cookie`` to ``response``, and the cookie itself if ``session`` was changed.
+
+        A cookie over :data:`MAX_COOKIE_SIZE` bytes is still sent, but browsers drop it, so the
+        session would silently stop changing: that is logged as an error on the ``microweb`` logger.
+        """
+        headers = response.headers
+        if "Vary" in headers:
+            response.vary.add("Cookie")
+        else:
+            headers.add("Vary", "Cookie")
+        if not session.modified:
+            return
+        config = self.config
+        path = config["SESSION_COOKIE_PATH"] or environ.get("SCRIPT_NAME") or "/"
+        value, max_age = (self.serializer.dumps(dict(session)), config["SESSION_MAX_AGE"]) if session else ("", 0)
+        cookie = dump_cookie(
+            self.name,
+            value,
+            max_age=max_age,
+            expires=None if session else 0,  # an emptied session deletes the cookie
+            path=path,
+            secure=config["SESSION_COOKIE_SECURE"],
+            httponly=config["SESSION_COOKIE_HTTPONLY"],
+            samesite=config["SESSION_COOKIE_SAMESITE"],
+            max_size=0,  # checked below, with a log line that says what to do instead of a warning
+        )
+        if len(cookie) > MAX_COOKIE_SIZE:
+            logger.error(
+                "The session cookie is %d bytes, over the %d that browsers keep: they drop it, so the session "
+                "stops changing. Keep ids in the session and the data on the server (a database, a file).",
+                len(cookie),
+                MAX_COOKIE_SIZE,
+            )
+        headers.add("Set-Cookie", cookie)

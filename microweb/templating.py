@@ -16,8 +16,9 @@ from werkzeug.security import safe_join
 
 def _helpers() -> dict[str, Any]:
     """What every template may use besides its own context."""
-    from .context import request, session, url_for
     from .csrf import csrf_token
+    from .globals import request, session
+    from .helpers import url_for
 
     return {"url_for": url_for, "request": request, "session": session, "csrf_token": csrf_token}
 

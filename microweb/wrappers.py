@@ -1,33 +1,47 @@
-"""The request class: Werkzeug's, made cheaper where every request pays.
+"""The request and response classes: Werkzeug's, made cheaper where every request pays.
 
-Werkzeug's ``Request.__init__`` computes the method, path, host and headers of
-every request up front; here each is computed on first use (most views read
-one or two). Query strings with nothing to unquote are split directly.
-Urlencoded forms of a known length, the usual form post, skip Werkzeug's
-streaming parser machinery: the same ``parse_qsl`` call and the same limits,
-less around them. When the server ends the body stream (``wsgi.input_terminated``,
-as gunicorn does), a body shorter than its Content-Length is a 400 and one of
-unknown length (chunked) over ``max_content_length`` a 413, however it is read:
-Werkzeug took the first as complete and cut the second at the limit.
-Everything else is Werkzeug's.
+:class:`Request`: Werkzeug's ``Request.__init__`` computes the method, path, host
+and headers of every request up front; here each is computed on first use (most
+views read one or two). Query strings with nothing to unquote are split directly.
+Urlencoded forms go through Werkzeug's own ``_load_form_data`` and the stream it
+chooses, with a :class:`FormParser` that splits them as the query string is
+split, and holds every urlencoded body (any charset, chunked too) to
+``max_form_memory_size``. When the server ends the body stream
+(``wsgi.input_terminated``, as gunicorn does), a body shorter than its
+Content-Length is a 400 and one of unknown length (chunked) over
+``max_content_length`` a 413, however it is read: Werkzeug took the first as
+complete and cut the second at the limit.
+
+:class:`Response`: Werkzeug's, with its API, but a body in memory with only its
+content type is kept as plain values until something reads ``headers``, and is
+sent as one list of two headers.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from io import BytesIO
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.http import parse_cookie
+from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
+from werkzeug.wrappers import Response as _WerkzeugResponse
 from werkzeug.wsgi import LimitedStream, get_content_length
 
+from ._werkzeug import has_close_callbacks, headers_of, init_response
+from .http import header_problem, is_uri
+
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.utils import cached_property  # typed to override the base class's attributes
 else:
 
@@ -51,7 +65,8 @@ else:
 
 
 URLENCODED = "application/x-www-form-urlencoded"
-_NO_FILES: ImmutableMultiDict[str, Any] = ImmutableMultiDict()  # immutable, so every request may share it
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
 
 
 class _JSONModule:
@@ -122,19 +137,62 @@ def _split_cookies(header: str) -> list[tuple[str, str]]:
 _has_blank = re.compile("[ \t]").search
 
 
+def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
+    """All of ``stream``, read in pieces (a body of unknown length too); a 413 once it passes ``limit``."""
+    chunks = []
+    size = 0
+    while chunk := stream.read(min(65536, limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise RequestEntityTooLarge()
+    return b"".join(chunks)
+
+
+class FormParser(FormDataParser):
+    """Werkzeug's form parser, with urlencoded bodies split as the query string is, and always limited.
+
+    Werkzeug holds a urlencoded body to ``max_form_memory_size`` only when its
+    Content-Length says it is larger; a chunked body was read whole. Here any
+    urlencoded body (any charset, any case, chunked or not) over the limit is a 413.
+    """
+
+    def parse(
+        self, stream: IO[bytes], mimetype: str, content_length: int | None, options: dict[str, str] | None = None
+    ) -> tuple[IO[bytes], MultiDict[str, Any], MultiDict[str, Any]]:
+        """Parse ``stream`` as a form of type ``mimetype`` (see ``FormDataParser.parse``)."""
+        if mimetype != URLENCODED:
+            return super().parse(stream, mimetype, content_length, options)
+        limit = self.max_form_memory_size
+        if limit is not None and content_length is not None and content_length > limit:
+            raise RequestEntityTooLarge()
+        data = stream.read() if limit is None else _read_at_most(stream, limit)
+        try:
+            fields = _parse_qsl(data.decode())
+        except ValueError:  # not UTF-8: an empty form, as Werkzeug's parser gives
+            if not self.silent:
+                raise
+            fields = []
+        return stream, self.cls(fields), self.cls()
+
+
 class Request(_WerkzeugRequest):
     """Werkzeug's request, plus the matched endpoint and the URL's arguments."""
 
     json_module = _JSONModule  # type: ignore[assignment]
-    #: The endpoint of the rule that matched, or None (404, 405, ...).
-    endpoint: str | None = None
-    #: The values the URL rule captured, as passed to the view.
-    view_args: dict[str, Any] | None = None
-    _uploads: list[IO[bytes]] | None = None  # every file stream the form parser opened
+    form_data_parser_class = FormParser
 
     def __init__(self, environ: WSGIEnvironment, populate_request: bool = True, shallow: bool = False) -> None:
+        # Not Werkzeug's __init__: what it computes up front, the properties below compute on first use.
         self.environ = environ
         self.shallow = shallow
+        #: The endpoint of the rule that matched, or None (404, 405, ...).
+        self.endpoint: str | None = None
+        #: The values the URL rule captured, as passed to the view (None when no rule matched).
+        self.view_args: dict[str, Any] | None = None
+        #: The dotted name of the blueprint whose view matched, or None.
+        self.blueprint: str | None = None
+        self._uploads: list[IO[bytes]] = []  # every file stream the form parser opened
         if populate_request and not shallow:
             environ["werkzeug.request"] = self
 
@@ -214,53 +272,134 @@ class Request(_WerkzeugRequest):
             return cast(IO[bytes], _WholeBodyStream(environ["wsgi.input"], limit))
         return super().stream
 
-    def _get_file_stream(
-        self,
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None = None,
-        content_length: int | None = None,
-    ) -> IO[bytes]:
-        """Werkzeug's stream for an uploaded file, kept so that :meth:`close` closes it in any case."""
-        stream = super()._get_file_stream(total_content_length, content_type, filename, content_length)
-        # A form that fails half way (a 413 for too many parts) loses the files already opened: keep them here.
-        if self._uploads is None:
-            self._uploads = []
-        self._uploads.append(stream)
-        return stream
+    def make_form_data_parser(self) -> FormDataParser:
+        """Werkzeug's parser, with every file stream it opens kept, so :meth:`close` closes it in any case."""
+        parser = super().make_form_data_parser()
+        open_stream = parser.stream_factory
+        uploads = self._uploads
+
+        def tracked(*args: Any, **kwargs: Any) -> IO[bytes]:
+            # A form that fails half way (a 413 for too many parts) loses the files already opened.
+            stream = open_stream(*args, **kwargs)
+            uploads.append(stream)
+            return stream
+
+        parser.stream_factory = tracked
+        return parser
 
     def close(self) -> None:
         """Close the uploaded files, those of a form whose parsing failed half way too."""
         if "files" in self.__dict__:  # skips Werkzeug's walk over no files, on every request
             super().close()
-        for stream in self._uploads or ():
+        for stream in self._uploads:
             stream.close()
 
-    def _load_form_data(self) -> None:
-        environ = self.environ
-        length_header: str = environ.get("CONTENT_LENGTH", "")
+
+@lru_cache(maxsize=64)
+def content_type_for(mimetype: str) -> str:
+    """The Content-Type of ``mimetype`` as Werkzeug gives it (``; charset=utf-8`` for text); checked once.
+
+    Bounded: a mimetype may come from a request.
+    """
+    content_type = get_content_type(mimetype, "utf-8")
+    if header_problem("200 OK", [("Content-Type", content_type)]) is not None:
+        raise ValueError("The mimetype has CR, LF, NUL or another control character")
+    return content_type
+
+
+#: The status lines of the codes a response is made with, as Werkzeug writes them.
+_STATUS_LINES = {code: f"{code} {name.upper()}" for code, name in HTTP_STATUS_CODES.items()}
+_PLAIN_TYPES = frozenset({HTML, JSON, "text/plain; charset=utf-8"})
+
+
+class Response(_WerkzeugResponse):
+    """Werkzeug's response, with its whole API, and cheap to build and send when the body is in memory.
+
+    A response made from one ``str`` or ``bytes`` body, with at most a status code
+    and a mimetype, keeps its two headers (Content-Type and Content-Length) as
+    plain values until something reads :attr:`headers`, and is then sent as one
+    list: what Werkzeug would send, without its general machinery. Any other
+    response, or one whose headers were read, is sent by Werkzeug's
+    ``get_wsgi_response``, except that a body in memory with no header Werkzeug
+    rewrites (Location, Content-Location, ...) skips the copy and the
+    ``ClosingIterator``. HEAD, 1xx, 204 and 304 keep Werkzeug's rules.
+    """
+
+    def __init__(
+        self,
+        response: Iterable[bytes] | bytes | Iterable[str] | str | None = None,
+        status: int | str | HTTPStatus | None = None,
+        headers: Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]] | None = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+        direct_passthrough: bool = False,
+    ) -> None:
+        self._plain: tuple[str, str] | None = None
+        self._headers: Headers | None = None
+        code = 200 if status is None else status
         if (
-            "form" in self.__dict__
-            or environ.get("CONTENT_TYPE") != URLENCODED
-            or not (length_header.isascii() and length_header.isdigit())
-            or environ.get("HTTP_TRANSFER_ENCODING") == "chunked"
-            or self.shallow
-            or "_cached_data" in self.__dict__
+            headers is None
+            and not direct_passthrough
+            and isinstance(response, (str, bytes))
+            and type(code) is int
+            and code in _STATUS_LINES
+            and (content_type is None or content_type in _PLAIN_TYPES)
         ):
-            super()._load_form_data()
+            # PERF: the common case, without Werkzeug's Headers, status parsing and set_data.
+            body = response.encode() if isinstance(response, str) else response
+            if content_type is None:
+                content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
+            init_response(self, _STATUS_LINES[code], code)
+            self.response = [body]
+            self._plain = (content_type, str(len(body)))
             return
-        length = int(length_header)
-        # A urlencoded body is all form fields, so the form memory limit covers all of it.
-        for limit in (self.max_content_length, self.max_form_memory_size):
-            if limit is not None and length > limit:
-                raise RequestEntityTooLarge()
-        data = environ["wsgi.input"].read(length) if length else b""
-        if len(data) < length:
-            raise ClientDisconnected()
-        try:
-            fields = _parse_qsl(data.decode())
-        except ValueError:  # not UTF-8: an empty form, as Werkzeug's parser gives
-            fields = []
-        no_files = _NO_FILES if self.parameter_storage_class is ImmutableMultiDict else self.parameter_storage_class()
-        # set in the instance dict, past the cached properties, as Werkzeug does
-        self.__dict__.update(stream=BytesIO(), form=self.parameter_storage_class(fields), files=no_files)
+        super().__init__(response, status, headers, mimetype, content_type, direct_passthrough)
+
+    @property
+    def headers(self) -> Headers:
+        """The response headers (Werkzeug's ``Headers``)."""
+        headers = self._headers
+        if headers is None:
+            assert self._plain is not None
+            content_type, length = self._plain
+            headers = self._headers = headers_of([("Content-Type", content_type), ("Content-Length", length)])
+        return headers
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    def header_problem(self) -> str | None:
+        """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
+        # Unread headers are only the two made above, from checked values: the status is left to check.
+        return header_problem(self.status, () if self._headers is None else self._headers.items())
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Send this response: call ``start_response`` and return the body."""
+        body = self.response
+        if type(body) is list and len(body) == 1 and type(body[0]) is bytes and not has_close_callbacks(self):
+            code = self.status_code
+            if not (100 <= code < 200 or code == 204 or code == 304):
+                headers = self._wsgi_headers()
+                if headers is not None:
+                    start_response(self.status, headers)
+                    return () if environ["REQUEST_METHOD"] == "HEAD" else body
+        return super().__call__(environ, start_response)
+
+    def _wsgi_headers(self) -> list[tuple[str, str]] | None:
+        """The headers to send for a body in memory, when Werkzeug would send them unchanged; else None."""
+        if self._headers is None:
+            assert self._plain is not None
+            return [("Content-Type", self._plain[0]), ("Content-Length", self._plain[1])]
+        headers = self._headers.to_wsgi_list()
+        has_length = False
+        for name, value in headers:
+            lower = name.lower()
+            if lower == "content-length":
+                has_length = True
+            elif lower == "location" or lower == "content-location":
+                if not is_uri(value) or self.autocorrect_location_header:
+                    return None  # Werkzeug rewrites it (iri_to_uri, urljoin)
+        if not has_length:
+            headers.append(("Content-Length", str(len(self.response[0]))))  # type: ignore[index]
+        return headers

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from microweb import App, Response, abort, redirect, render, request, session, url_for
-from microweb.context import Resource
+from microweb.resources import Resource
 
 from . import markup, models
 

@@ -13,7 +13,7 @@ from wsgiref.validate import validator
 import pytest
 
 from microweb import App
-from microweb.context import _current
+from microweb.globals import context_var
 
 from .generate import HostileRequest, environ
 
@@ -58,7 +58,7 @@ def check_still_answers(app: App) -> None:
     )
     status, _, data = call(app, env)
     assert (status, json.loads(data)) == ("200 OK", {"form": {"a": ["1"]}})
-    assert _current.get(None) is None, "a request context was left behind"
+    assert context_var.get(None) is None, "a request context was left behind"
 
 
 def check_answer(req: HostileRequest, status: str, headers: list[tuple[str, str]], data: bytes) -> None:

@@ -1,0 +1,279 @@
+"""The request context: one object per request that owns its values and ends it exactly once.
+
+:class:`RequestContext` is pushed when a request starts and popped when the app
+returns to the server. It ends (resources committed or rolled back, teardown
+hooks run, uploads closed) when the response is complete: before the body is
+sent when the body is in memory, when the server closes it when it is streamed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextvars import Token
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.routing import MapAdapter
+
+from .globals import context_var
+from .http import describe_request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from .app import App
+    from .resources import Resource
+    from .sessions import Session
+    from .wrappers import Request
+
+__all__ = ["G", "RequestContext", "StreamedBody"]
+
+logger = logging.getLogger("microweb")
+
+
+class G:
+    """A namespace for one request's own values: ``g.user = ...``, ``g.get("user")``, ``"user" in g``."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of ``name``, or ``default``."""
+        return self.__dict__.get(name, default)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        """Remove ``name`` and return its value (or ``default``; a KeyError without one)."""
+        return self.__dict__.pop(name, *default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        """The value of ``name``, set to ``default`` first if it has none."""
+        return self.__dict__.setdefault(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"<microweb.g {self.__dict__!r}>"
+
+
+class RequestContext:
+    """Everything that belongs to one request, on this instance and nowhere else.
+
+    Made by :meth:`App.request_context`; :meth:`push` makes it current, :meth:`end`
+    finishes the request once, :meth:`pop` makes the previous context current again.
+    """
+
+    __slots__ = (
+        "app",
+        "environ",
+        "endpoint",
+        "view_args",
+        "blueprint",
+        "url_adapter",
+        "routing_error",
+        "error",
+        "resources",
+        "ended",
+        "_request",
+        "_session",
+        "_g",
+        "_tokens",
+        "_resources_closed",
+    )
+
+    def __init__(self, app: App, environ: WSGIEnvironment) -> None:
+        self.app = app
+        self.environ = environ
+        #: The endpoint of the matched rule (None until matched, or when nothing matched).
+        self.endpoint: str | None = None
+        #: The matched rule's values, this request's own dict (None when no rule matched).
+        self.view_args: dict[str, Any] | None = None
+        #: The dotted name of the blueprint whose view matched, or None.
+        self.blueprint: str | None = None
+        #: The MapAdapter bound to this request, once one was needed.
+        self.url_adapter: MapAdapter | None = None
+        #: The 404, 405 or redirect matching raised, kept for after the before hooks.
+        self.routing_error: HTTPException | None = None
+        #: The exception the request failed with, if any: resources roll back, teardown hooks get it.
+        self.error: BaseException | None = None
+        #: Opened resources and their generators, in opening order (None until one opens).
+        self.resources: dict[Resource[Any], tuple[Iterator[Any], Any]] | None = None
+        #: Whether the request has ended (see :meth:`end`).
+        self.ended = False
+        self._request: Request | None = None
+        self._session: Session | None = None
+        self._g: G | None = None
+        self._tokens: list[Token[RequestContext]] = []
+        self._resources_closed = False
+
+    # ------------------------------------------------------------ what views reach
+
+    @property
+    def request(self) -> Request:
+        """The request object, built on first use (many views never touch it)."""
+        req = self._request
+        if req is None:
+            app = self.app
+            config = app.config
+            req = self._request = app.request_class(self.environ)
+            req.max_content_length = config["MAX_CONTENT_LENGTH"]
+            req.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
+            req.max_form_parts = config["MAX_FORM_PARTS"]
+            req.endpoint = self.endpoint
+            req.view_args = self.view_args
+            req.blueprint = self.blueprint
+        return req
+
+    @property
+    def session(self) -> Session:
+        """The session, read from its cookie on first use."""
+        session = self._session
+        if session is None:
+            cookie = self.app.session_cookie
+            session = self._session = cookie.load(self.request.cookies.get(cookie.name))
+        return session
+
+    @property
+    def session_loaded(self) -> Session | None:
+        """The session if this request used it, else None (nothing to save)."""
+        return self._session
+
+    @property
+    def g(self) -> G:
+        """This request's :class:`G` namespace."""
+        g = self._g
+        if g is None:
+            g = self._g = self.app.g_class()
+        return g
+
+    def matched(self, endpoint: str, view_args: dict[str, Any] | None, blueprint: str | None = None) -> None:
+        """Record what matched; ``view_args`` becomes this request's own (hooks may change it)."""
+        self.endpoint = endpoint
+        self.view_args = view_args
+        self.blueprint = blueprint
+        req = self._request
+        if req is not None:  # a hook that ran before matching built it
+            req.endpoint, req.view_args, req.blueprint = endpoint, view_args, blueprint
+
+    def describe(self) -> str:
+        """The request in a log line, escaped so that a path cannot forge log lines."""
+        return describe_request(self.environ, self.endpoint)
+
+    # ------------------------------------------------------------ the lifecycle
+
+    def push(self) -> None:
+        """Make this the current context (nested pushes are undone in order by :meth:`pop`)."""
+        self._tokens.append(context_var.set(self))
+
+    def pop(self) -> None:
+        """Make the context current before the last :meth:`push` current again."""
+        context_var.reset(self._tokens.pop())
+
+    def close_resources(self) -> Exception | None:
+        """Commit the opened resources, or roll them back if the request failed; once.
+
+        Returns the exception (logged) if finalizing failed: a commit that did not
+        happen must not be reported as a success.
+        """
+        if self._resources_closed:
+            return None
+        self._resources_closed = True
+        if not self.resources:
+            return None
+        first_error: Exception | None = None
+        for resource, (gen, _value) in reversed(list(self.resources.items())):
+            try:
+                resource.finish(gen, self.error)
+            except Exception as exc:
+                first_error = first_error or exc
+                self.error = self.error or exc  # the resources still open roll back
+        if first_error is not None:
+            logger.error("Exception while closing the resources of %s", self.describe(), exc_info=first_error)
+        return first_error
+
+    @property
+    def resources_closed(self) -> bool:
+        """Whether the resources were finalized: too late to open one."""
+        return self._resources_closed
+
+    def end(self, error: BaseException | None = None) -> Exception | None:
+        """End the request, once: finalize the resources, run the teardown hooks, close the uploads.
+
+        ``error`` is what the request failed with, if it did not fail in the app (the
+        server's SystemExit, a client gone). Returns the resources' failure, as
+        :meth:`close_resources` does.
+        """
+        if self.ended:
+            return None
+        self.ended = True
+        if error is not None and self.error is None:
+            self.error = error
+        failure = self.close_resources()
+        self.app.do_teardown_request(self)
+        if self._request is not None:
+            self._request.close()  # uploaded files: closed now, not whenever the garbage collector runs
+            self.environ["werkzeug.request"] = None  # environ <-> request is a cycle
+        # So is error -> traceback -> frames -> ctx. Without cycles, a request's memory is freed
+        # as it ends instead of waiting for the cycle collector (which lets RSS creep up meanwhile).
+        self.error = self.routing_error = None
+        return failure
+
+
+class StreamedBody:
+    """A streamed response body that keeps its request open until the server closes it (PEP 3333).
+
+    Each chunk is made with the context current, so the view's generator can use
+    ``request`` and resources. The resources are finalized when the last chunk has
+    been produced, before the server ends the body: a failed commit then reaches the
+    server as an exception, so a chunked response goes without its last chunk.
+    """
+
+    def __init__(self, ctx: RequestContext, body: Iterable[bytes]) -> None:
+        self.ctx = ctx
+        self.body = body
+        self.iterator = iter(body)
+        self.complete = False
+        self.closed = False
+
+    def __iter__(self) -> StreamedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        ctx = self.ctx
+        ctx.push()
+        try:
+            return next(self.iterator)
+        except StopIteration:
+            self.complete = True
+            failure = ctx.close_resources()
+            if failure is not None:
+                raise failure from None  # already logged
+            raise
+        except Exception as exc:
+            # The headers are out: all that is left is to log and let the server drop the connection.
+            ctx.error = exc
+            logger.error("Exception while streaming %s", ctx.describe(), exc_info=exc)
+            raise
+        finally:
+            ctx.pop()
+
+    def close(self) -> None:
+        """End the request: the server is done with the body (sent, or given up on)."""
+        if self.closed:  # a second close() (a middleware's and its server's): the request ended once
+            return
+        self.closed = True
+        ctx = self.ctx
+        if not self.complete and ctx.error is None:
+            # The client went away (or the server gave up): what was not sent did not happen.
+            ctx.error = ClientDisconnected("The response was closed before it was sent completely.")
+        ctx.push()
+        try:
+            close = getattr(self.body, "close", None)
+            try:
+                if close is not None:
+                    close()
+            finally:
+                ctx.end()
+        finally:
+            ctx.pop()

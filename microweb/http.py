@@ -1,0 +1,159 @@
+"""HTTP and WSGI chores, one helper each: header checks, URL and log escaping, WSGI strings, hosts, prefixes.
+
+Everything here is a pure function of its arguments, so the pipeline in ``app.py``,
+the request context and the server adapters share one definition of each rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from werkzeug.urls import iri_to_uri
+from werkzeug.wsgi import get_host
+
+__all__ = [
+    "HOP_BY_HOP",
+    "check_headers",
+    "check_trusted_host",
+    "escape_for_log",
+    "header_problem",
+    "is_uri",
+    "quote_unsafe_in_url",
+    "describe_request",
+    "normalise_prefix",
+    "split_prefix",
+    "wsgi_decoded",
+]
+
+# ---------------------------------------------------------------- response headers
+
+#: Headers that belong to one connection, not to the response (RFC 9110 7.6.1); PEP 3333
+#: forbids an application to send them, and wsgiref and waitress raise when one does.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+# A header name is an HTTP token; a status or header value holds tabs, spaces and visible Latin-1
+# characters only (RFC 9110 5.5), so no CR, LF or NUL can end its line and start another one.
+_NOT_TOKEN = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+_NOT_FIELD_TEXT = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+_URL_HEADERS = frozenset({"location", "content-location"})
+
+
+def header_problem(status: str, headers: Iterable[tuple[str, str]]) -> str | None:
+    """Why this status and these headers must not be sent, or None if they may.
+
+    Refused: a control character in the status, a header name that is not an HTTP
+    token, a value with CR, LF, NUL or another control character (header injection),
+    a URL header that cannot be made a URI, and hop-by-hop headers (PEP 3333).
+    The message names the header, never the value: that may be anything a client sent.
+    """
+    if _NOT_FIELD_TEXT.search(status):
+        return "The response status has a control or non-Latin-1 character"
+    for name, value in headers:
+        if not name or _NOT_TOKEN.search(name):
+            return f"The response header name {name!r} is not an HTTP token"
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
+            return f"The response header {name!r} is hop-by-hop, which only the server may send (PEP 3333)"
+        if lower in _URL_HEADERS:
+            # Werkzeug makes these URIs when it sends them (iri_to_uri), where a failure would escape
+            # every handler. Only a URL with a host ("//") can fail: the rest skip the cost.
+            if "//" in value:
+                try:
+                    iri_to_uri(value)
+                except ValueError:
+                    return f"The value of the response header {name!r} is not a URL"
+        elif _NOT_FIELD_TEXT.search(value):
+            return f"The value of the response header {name!r} has CR, LF, NUL, another control or non-Latin-1 text"
+    return None
+
+
+def check_headers(status: str, headers: Iterable[tuple[str, str]]) -> None:
+    """Raise ValueError if this status and these headers must not be sent (see :func:`header_problem`)."""
+    problem = header_problem(status, headers)
+    if problem is not None:
+        raise ValueError(f"{problem}: the response is refused, so nothing can be injected into it.")
+
+
+# ---------------------------------------------------------------- URLs and log lines
+
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def quote_unsafe_in_url(url: str) -> str:
+    """``url`` with its control characters and spaces percent-encoded, so it fits in a header line."""
+    # Encoded, not dropped as iri_to_uri drops CR, LF and tab: "/\n/evil.example" must not become "//evil.example".
+    return _UNSAFE_IN_URL.sub(lambda found: f"%{ord(found.group()):02X}", url)
+
+
+# A path-absolute URL (and query) of characters that iri_to_uri leaves as they are; no "//", "#" or empty query.
+_PLAIN_URI = re.compile(r"/(?!/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*(\?[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]+)?")
+
+
+def is_uri(url: str) -> bool:
+    """Whether Werkzeug's ``iri_to_uri`` would return ``url`` unchanged, judged cheaply (False: maybe not).
+
+    True only for a path-absolute URL such as ``/docs/?page=2`` of plain ASCII
+    characters; ``tests/test_http.py`` checks the claim against ``iri_to_uri``.
+    """
+    return _PLAIN_URI.fullmatch(url) is not None
+
+
+# C0 and C1 controls and DEL: CR, LF and NEL (U+0085) end a line under str.splitlines() and in log viewers.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_for_log(text: str) -> str:
+    """``text`` with its control characters escaped (``\\x0a``), so a client's text cannot forge log lines."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
+def describe_request(environ: Mapping[str, Any], endpoint: str | None) -> str:
+    """The request in a log line: method, full path and endpoint, escaped by :func:`escape_for_log`."""
+    path = wsgi_decoded(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+    return escape_for_log(f"{environ.get('REQUEST_METHOD')} {path} [{endpoint}]")
+
+
+# ---------------------------------------------------------------- WSGI strings, hosts and prefixes
+
+
+def wsgi_decoded(value: str) -> str:
+    """A WSGI string (bytes as Latin-1, PEP 3333) as the UTF-8 text URLs carry; bad bytes become U+FFFD."""
+    return value if value.isascii() else value.encode("latin-1").decode("utf-8", "replace")
+
+
+def check_trusted_host(environ: Mapping[str, Any], trusted_hosts: Iterable[str] | None) -> None:
+    """Raise Werkzeug's SecurityError (a 400) when ``trusted_hosts`` is set and the Host is not in it."""
+    if trusted_hosts:
+        get_host(environ, list(trusted_hosts))  # type: ignore[arg-type]
+
+
+def split_prefix(path: str, prefix: str) -> str | None:
+    """What follows ``prefix`` in ``path`` (a path or empty), or None when ``path`` is not under it.
+
+    ``prefix`` is normalised (:func:`normalise_prefix`); ``/apple`` is not under ``/app``.
+    """
+    if path == prefix:
+        return ""
+    if path.startswith(prefix + "/") or not prefix:
+        return path[len(prefix) :]
+    return None
+
+
+def normalise_prefix(prefix: str) -> str:
+    """``app/``, ``/app`` and ``/app/`` as ``/app``; the root as the empty string."""
+    stripped = prefix.strip("/")
+    return "/" + stripped if stripped else ""
