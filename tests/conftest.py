@@ -1,14 +1,9 @@
-"""Shared fixtures: every test request goes through ``wsgiref.validate.validator``."""
+"""Shared fixtures: every test request goes through ``wsgiref.validate.validator``; helpers live in ``support``."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
-from wsgiref.validate import validator
 
 import pytest
 
@@ -16,12 +11,7 @@ from microweb import App
 from microweb.serving import SERVERS, register_server
 from microweb.testing import TestClient
 
-SECRET = "test-secret-key-0123456789abcdef"
-
-
-def validated_client(app: Any, **kwargs: Any) -> TestClient:
-    """A test client that checks every exchange against PEP 3333 (wsgiref.validate)."""
-    return TestClient(validator(app), **kwargs)
+from support import SECRET, validated_client
 
 
 @pytest.fixture
@@ -47,41 +37,3 @@ def recorder() -> Iterator[dict[str, Any]]:
         yield seen
     finally:
         del SERVERS["test-recorder"]
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # no request lines in the test output
-
-
-@contextlib.contextmanager
-def live_server(app: Any) -> Iterator[int]:
-    """Serve ``app`` on a real wsgiref server at 127.0.0.1 (a free port, yielded) for the ``with`` block."""
-    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def raw_request(port: int, method: str, target: str, headers: str = "") -> tuple[bytes, bytes]:
-    """Send one request as bytes on a socket, exactly as given; return the response's head and everything after.
-
-    A raw socket, because http.client neither sends an unnormalised path as is nor reads
-    a body that a HEAD response wrongly carries.
-    """
-    request = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Connection: close\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(request.encode("latin-1"))
-        raw = b""
-        for _ in range(1000):  # until the server closes the connection (bounded)
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            raw += chunk
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    return head, rest

@@ -11,7 +11,7 @@ from microweb import App, Jinja2Templates, csrf_token, render
 from microweb.csrf import protect
 from microweb.testing import TestClient
 
-from conftest import SECRET
+from support import SECRET
 
 
 @pytest.fixture

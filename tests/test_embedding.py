@@ -9,7 +9,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from microweb import App, request, url_for
 from microweb.testing import TestClient
 
-from conftest import validated_client
+from support import validated_client
 
 
 def legacy_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -46,7 +46,7 @@ from werkzeug.test import EnvironBuilder
 
 from microweb import App, Jinja2Templates, Response, StringTemplates, abort, render, request
 
-from conftest import validated_client
+from support import validated_client
 
 SECRET = "s3cret-fault-detail"
 #: What a 500 page must never contain (debug is off): tracebacks, file paths, exception names.

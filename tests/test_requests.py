@@ -13,7 +13,7 @@ from werkzeug.test import EnvironBuilder
 from microweb import App, request, url_for
 from microweb.testing import TestClient
 
-from conftest import validated_client
+from support import validated_client
 
 
 def test_request_outside_a_request_says_what_to_do() -> None:

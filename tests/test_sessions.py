@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from microweb import App, session
 from microweb.testing import TestClient
 
-from conftest import SECRET
+from support import SECRET
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from microweb import App
 from microweb.testing import TestClient
 
-from conftest import live_server, raw_request, validated_client
+from support import live_server, raw_request, validated_client
 
 
 @pytest.fixture

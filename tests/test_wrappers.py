@@ -114,3 +114,162 @@ def test_data_read_first_still_parses_the_form() -> None:
 def test_raw_non_utf8_query_string_is_replaced_not_an_error() -> None:
     request = Request(_environ(QUERY_STRING=b"q=\xff\xfe".decode("latin-1")))
     assert request.args["q"] == "\ufffd\ufffd"
+
+
+# ---------------------------------------------------------------- forms: Werkzeug's path, always limited
+
+
+def _form_app(**config: Any) -> Any:
+    from microweb import App
+    from microweb import request as current
+
+    app = App()
+    app.config.update(config)
+
+    @app.post("/")
+    def view() -> dict[str, Any]:
+        return {"form": current.form.to_dict()}
+
+    return app
+
+
+def test_a_stream_installed_by_a_hook_is_the_one_the_form_is_read_from() -> None:
+    import gzip
+
+    from microweb import App
+    from microweb import request as current
+
+    app = App()
+
+    @app.before_request
+    def gunzip() -> None:
+        if current.headers.get("Content-Encoding") == "gzip":
+            current.stream = gzip.GzipFile(fileobj=current.stream)  # type: ignore[misc]
+
+    app.add_route("/", lambda: {"form": current.form.to_dict()}, methods=["POST"], endpoint="v")
+    body = gzip.compress(b"name=ann&age=33")
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/x-www-form-urlencoded"}
+    response = app.test_client().post("/", data=body, headers=headers)
+    assert response.status_code == 200 and response.json == {"form": {"name": "ann", "age": "33"}}
+
+
+def test_the_form_after_the_raw_body_is_empty_as_werkzeugs() -> None:
+    from microweb import App
+    from microweb import request as current
+
+    app = App()
+
+    @app.post("/hook")
+    def webhook() -> dict[str, Any]:
+        raw = current.stream.read()  # a signature check over the raw body, then the form
+        return {"raw": raw.decode(), "form": current.form.to_dict()}
+
+    response = app.test_client().post("/hook", data={"a": "1"})
+    assert response.status_code == 200  # was a 400 ClientDisconnected
+    assert response.json == {"raw": "a=1", "form": {}}
+
+
+def test_a_form_parser_class_of_a_request_subclass_is_used() -> None:
+    from werkzeug.formparser import FormDataParser
+
+    from microweb import App
+    from microweb import request as current
+
+    class Upper(FormDataParser):
+        def parse(self, stream: Any, mimetype: str, content_length: int | None, options: Any = None) -> Any:
+            stream, form, files = super().parse(stream, mimetype, content_length, options)
+            return stream, self.cls((k, v.upper()) for k, v in form.items(multi=True)), files
+
+    class MyRequest(Request):
+        form_data_parser_class = Upper
+
+    class MyApp(App):
+        request_class = MyRequest
+
+    app = MyApp()
+    app.add_route("/", lambda: current.form.to_dict(), methods=["POST"], endpoint="v")
+    assert app.test_client().post("/", data={"a": "shout"}).json == {"a": "SHOUT"}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=utf-8",  # jQuery's default
+        "APPLICATION/X-WWW-FORM-URLENCODED",
+        "application/x-www-form-urlencoded;charset=UTF-8",
+    ],
+)
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_urlencoded_body_over_the_form_memory_limit_is_a_413(content_type: str, chunked: bool) -> None:
+    app = _form_app(MAX_FORM_MEMORY_SIZE=1000)
+    body = b"a=" + b"x" * 2000
+    environ = EnvironBuilder(path="/", method="POST", data=body, content_type=content_type).get_environ()
+    if chunked:  # a server that decoded the chunks ends the stream itself
+        environ.pop("CONTENT_LENGTH")
+        environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
+    statuses: list[str] = []
+    b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert [status.split()[0] for status in statuses] == ["413"]
+    small = EnvironBuilder(path="/", method="POST", data=b"a=1", content_type=content_type).get_environ()
+    assert b'{"a":"1"}' in b"".join(app(small, lambda status, headers, exc_info=None: None))
+
+
+# ---------------------------------------------------------------- the response: Werkzeug's, cheaper
+
+
+def _sent(response: Any, method: str = "GET") -> tuple[str, list[tuple[str, str]], bytes]:
+    seen: list[Any] = []
+    environ = EnvironBuilder(path="/", method=method).get_environ()
+    body = response(environ, lambda status, headers, exc_info=None: seen.extend([status, headers]))
+    data = b"".join(body)
+    getattr(body, "close", lambda: None)()
+    return seen[0], sorted(seen[1]), data
+
+
+_BODIES = st.one_of(st.text(max_size=20), st.binary(max_size=20))
+_STATUSES = st.sampled_from([None, 200, 201, 204, 301, 302, 304, 400, 404, 418, 500, 599])
+_MIMETYPES = st.sampled_from([None, "text/plain", "text/html", "application/json", "image/png", "text/csv"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    body=_BODIES,
+    status=_STATUSES,
+    mimetype=_MIMETYPES,
+    touch=st.sampled_from(["nothing", "header", "cookie", "location", "iri location", "data", "status", "close"]),
+    method=st.sampled_from(["GET", "HEAD"]),
+)
+def test_the_response_sends_what_werkzeugs_sends(
+    body: str | bytes, status: int | None, mimetype: str | None, touch: str, method: str
+) -> None:
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    from microweb import Response
+
+    def made(cls: type[WerkzeugResponse]) -> WerkzeugResponse:
+        response = cls(body, status, mimetype=mimetype)
+        if touch == "header":
+            response.headers["X-Hook"] = "yes"
+        elif touch == "cookie":
+            response.set_cookie("n", "v", httponly=True)
+        elif touch == "location":
+            response.headers["Location"] = "/next?page=2"
+        elif touch == "iri location":
+            response.headers["Location"] = "/caf\u00e9 au lait"
+        elif touch == "data":
+            response.data = "replaced"
+        elif touch == "status":
+            response.status_code = 201
+        elif touch == "close":
+            response.call_on_close(lambda: None)
+        return response
+
+    mine, theirs = made(Response), made(WerkzeugResponse)
+    assert (mine.status, mine.status_code, mine.mimetype, mine.get_data()) == (
+        theirs.status,
+        theirs.status_code,
+        theirs.mimetype,
+        theirs.get_data(),
+    )
+    assert _sent(made(Response), method) == _sent(made(WerkzeugResponse), method)

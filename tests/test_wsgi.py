@@ -14,7 +14,7 @@ from werkzeug.test import EnvironBuilder
 
 from microweb import App, Response, abort, redirect, session
 
-from conftest import SECRET, live_server, raw_request
+from support import SECRET, live_server, raw_request
 
 
 def make_app() -> App:

@@ -1,0 +1,184 @@
+"""The request context: each request's values are its own, and a request ends exactly once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from microweb import App, RequestContext, Response, request
+from microweb.globals import context_var
+from microweb.testing import TestClient
+from microweb.wrappers import Request
+
+from support import SECRET, validated_client
+
+
+def _tagging_app() -> App:
+    """The URL-processor habit: a before hook that writes into request.view_args."""
+    app = App(secret_key=SECRET)
+
+    @app.before_request
+    def tag() -> None:
+        if request.view_args is not None and "who" in request.args:
+            request.view_args["who"] = request.args["who"]
+
+    @app.get("/about")
+    def about(who: str = "nobody") -> str:
+        return who
+
+    @app.get("/other")
+    def other() -> str:
+        return "other"
+
+    @app.get("/u/<int:uid>")
+    def user(uid: int, who: str = "nobody") -> str:
+        return f"{uid}:{who}"
+
+    @app.errorhandler(404)
+    def missing(exc: Exception) -> tuple[str, int]:
+        return f"missing:{request.view_args!r}", 404
+
+    return app
+
+
+def test_values_a_hook_writes_into_view_args_stay_in_their_request() -> None:
+    client = validated_client(_tagging_app())
+    assert client.get("/about?who=alice").data == b"alice"
+    assert client.get("/about").data == b"nobody"  # was "alice" for everyone after one request
+    assert client.get("/other").data == b"other"  # was a 500: other() got an unexpected keyword argument 'who'
+    assert client.get("/u/7?who=bob").data == b"7:bob"
+    assert client.get("/u/7").data == b"7:nobody"
+    assert client.get("/about").data == b"nobody"
+    # an unmatched request has no view_args to write into, whatever came before
+    assert client.get("/nowhere?who=eve").data == b"missing:None"
+    assert client.get("/about").data == b"nobody"
+
+
+def test_view_args_stay_in_their_request_from_8_threads_at_once() -> None:
+    app = _tagging_app()
+    wrong: list[str] = []
+    barrier = threading.Barrier(8, timeout=30)
+
+    def worker(n: int) -> None:
+        client = TestClient(app)
+        barrier.wait()
+        for i in range(50):
+            who = f"t{n}r{i}"
+            paths = {
+                f"/about?who={who}": who,
+                "/about": "nobody",
+                "/other": "other",
+                f"/u/{n}?who={who}": f"{n}:{who}",
+                f"/u/{n}": f"{n}:nobody",
+            }
+            for path, expected in paths.items():
+                answer = client.get(path).get_data(as_text=True)
+                if answer != expected:
+                    wrong.append(f"{path}: {answer!r}, not {expected!r}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert not wrong, wrong[:10]
+
+
+def _class_state(*classes: type) -> dict[str, dict[str, str]]:
+    # repr, not the values: a dict changed in place (the leak) is the same object before and after
+    return {cls.__qualname__: {k: repr(v) for k, v in vars(cls).items() if not k.startswith("__")} for cls in classes}
+
+
+def test_no_request_changes_a_class_or_leaves_state_on_one() -> None:
+    """Per-request values live on instances: after requests of every kind, the classes are as they were."""
+    app = _tagging_app()
+    app.add_route("/stream", lambda: iter(["a", "b"]), endpoint="stream")
+    app.add_route("/response", lambda: Response("r"), endpoint="response")
+    app.after_request(lambda response: response)
+    before = _class_state(App, RequestContext, Request, Response)
+    client = validated_client(app)
+    for path in ["/about?who=x", "/u/1?who=y", "/nowhere", "/stream", "/response", "/other"]:
+        client.get(path)
+        client.post(path, data={"a": "b"})
+    assert _class_state(App, RequestContext, Request, Response) == before
+
+
+def test_no_context_is_left_behind() -> None:
+    client = validated_client(_tagging_app())
+    for path in ["/about", "/nowhere", "/u/x"]:
+        client.get(path)
+        assert context_var.get(None) is None
+
+
+# ---------------------------------------------------------------- a request ends exactly once
+
+
+def _counting_app() -> tuple[App, list[Any]]:
+    app = App(secret_key=SECRET)
+    ended: list[Any] = []
+    app.teardown_request(ended.append)
+
+    @app.resource
+    def resource() -> Iterator[str]:
+        try:
+            yield "r"
+            ended.append("commit")
+        except Exception:
+            ended.append("rollback")
+            raise
+
+    def streamed(fail: bool) -> Iterator[str]:
+        resource()
+        yield "a"
+        if fail:
+            raise RuntimeError("half way")
+        yield "b"
+
+    app.add_route("/plain", lambda: (resource(), "plain")[1], endpoint="plain")
+    app.add_route("/fails", lambda: 1 / (resource() == ""), endpoint="fails")
+    app.add_route("/stream", lambda: streamed(False), endpoint="stream")
+    app.add_route("/stream-fails", lambda: streamed(True), endpoint="stream_fails")
+    return app, ended
+
+
+@pytest.mark.parametrize(
+    ("path", "read", "expected"),
+    [
+        ("/plain", "all", ["commit", None]),
+        ("/fails", "all", ["rollback", ZeroDivisionError]),
+        ("/stream", "all", ["commit", None]),
+        ("/stream", "one chunk", ["rollback", "ClientDisconnected"]),  # closed early: what was not sent did not happen
+        ("/stream-fails", "all", ["rollback", RuntimeError]),
+    ],
+)
+def test_a_request_ends_exactly_once(path: str, read: str, expected: list[Any]) -> None:
+    app, ended = _counting_app()
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": None,
+        "wsgi.errors": None,
+    }
+    body = app(environ, lambda status, headers, exc_info=None: None)
+    try:
+        if read == "all":
+            for _ in body:
+                pass
+        else:
+            next(iter(body))
+    except RuntimeError:
+        pass
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+        close()  # a middleware's close and the server's: still one end
+    kinds = [e if isinstance(e, (str, type(None))) else type(e) for e in ended]
+    kinds = [k.__name__ if isinstance(k, type) and k.__name__ == "ClientDisconnected" else k for k in kinds]
+    assert kinds == expected
