@@ -49,15 +49,17 @@ def headers_of(pairs: list[tuple[str, str]]) -> Headers:
     return headers
 
 
-def init_response(response: Response, status: str, status_code: int) -> None:
-    """Set what ``Response.__init__`` sets besides the headers and the body, for a checked status.
+def init_response(response: Response, body: list[bytes], status: str, status_code: int) -> None:
+    """Set what ``Response.__init__`` sets but the headers, for a body in memory and a checked status.
 
-    PERF: the status setter parses the status again on every response (about 0.4 µs).
+    PERF: the status setter parses the status again on every response (about 0.4 µs),
+    and ``set_data`` goes through the headers, which a plain response makes later.
     """
     response._status = status
     response._status_code = status_code
     response.direct_passthrough = False
     response._on_close = []
+    response.response = body
 
 
 def has_close_callbacks(response: Response) -> bool:

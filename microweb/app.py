@@ -332,7 +332,9 @@ class App:
         ctx.push()
         try:
             response = self.full_dispatch_request(ctx)
-            streamed = response.is_streamed and environ["REQUEST_METHOD"] != "HEAD"
+            streamed = (
+                type(response.response) is not list and response.is_streamed and environ["REQUEST_METHOD"] != "HEAD"
+            )
             if not streamed:  # the request ends before its body goes out; a stream's ends when it is closed
                 response = self.end_request(ctx, response)
             body = response(environ, start_response)
@@ -361,8 +363,11 @@ class App:
         Returns the first before hook's non-None value (the response), else None.
         """
         environ = ctx.environ
-        check_trusted_host(environ, self.config["TRUSTED_HOSTS"])  # a 400 before anything uses the Host
-        self._check_content_length(environ)
+        config = self.config
+        if config["TRUSTED_HOSTS"]:
+            check_trusted_host(environ, config["TRUSTED_HOSTS"])  # a 400 before anything uses the Host
+        if environ.get("CONTENT_LENGTH") and config["MAX_CONTENT_LENGTH"] is not None:
+            self._check_content_length(environ)
         self.match_request(ctx)
         for before in self.before_request_funcs:
             rv = before()
@@ -387,9 +392,7 @@ class App:
     def _check_content_length(self, environ: WSGIEnvironment) -> None:
         """Refuse a body over MAX_CONTENT_LENGTH before anything reads it."""
         limit = self.config["MAX_CONTENT_LENGTH"]
-        length = environ.get("CONTENT_LENGTH")
-        if limit is None or not length:
-            return
+        length: str = environ["CONTENT_LENGTH"]
         if not (length.isascii() and length.isdigit()):
             raise BadRequest("The Content-Length header is not a number.")
         # Compared as text first: int() refuses numbers of more than 4,300 digits.
@@ -404,7 +407,9 @@ class App:
         """
         environ = ctx.environ
         method = environ["REQUEST_METHOD"]
-        path = path_info(environ)
+        path = environ.get("PATH_INFO") or "/"
+        if not path.isascii():
+            path = wsgi_decoded(path)
         routes = self._routes
         if routes is None or routes.version != self.url_map.version:
             routes = self._routes = RouteIndex(self.url_map, self._explicit_head)
@@ -435,6 +440,11 @@ class App:
         ``(body, headers)`` or ``(body, status, headers)``, with headers as a dict or a
         list of ``(name, value)`` pairs.
         """
+        kind = type(rv)
+        if kind is str:  # PERF: the most common results first, without the general checks below
+            return self.response_class.of(rv.encode(), HTML)
+        if kind is dict:
+            return self.response_class.of(dump_json(rv), JSON)
         body, status, headers = _unpack(rv)
         if isinstance(body, BaseResponse):
             response = body

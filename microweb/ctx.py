@@ -209,8 +209,10 @@ class RequestContext:
         self.ended = True
         if error is not None and self.error is None:
             self.error = error
-        failure = self.close_resources()
-        self.app.do_teardown_request(self)
+        failure = self.close_resources() if self.resources else None
+        self._resources_closed = True
+        if self.app.teardown_request_funcs:
+            self.app.do_teardown_request(self)
         if self._request is not None:
             self._request.close()  # uploaded files: closed now, not whenever the garbage collector runs
             self.environ["werkzeug.request"] = None  # environ <-> request is a cycle

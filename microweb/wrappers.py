@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -317,13 +317,17 @@ class Response(_WerkzeugResponse):
 
     A response made from one ``str`` or ``bytes`` body, with at most a status code
     and a mimetype, keeps its two headers (Content-Type and Content-Length) as
-    plain values until something reads :attr:`headers`, and is then sent as one
-    list: what Werkzeug would send, without its general machinery. Any other
-    response, or one whose headers were read, is sent by Werkzeug's
-    ``get_wsgi_response``, except that a body in memory with no header Werkzeug
-    rewrites (Location, Content-Location, ...) skips the copy and the
+    plain values until something reads :attr:`headers` (or :meth:`call_on_close`
+    is called), and is then sent as one list: what Werkzeug would send, without its
+    general machinery. Any other response is sent by Werkzeug's ``get_wsgi_response``,
+    except that a body in memory with no header Werkzeug rewrites (Location and
+    Content-Location that are not plain URIs) skips the copy and the
     ``ClosingIterator``. HEAD, 1xx, 204 and 304 keep Werkzeug's rules.
     """
+
+    # Instance attributes (annotations only: nothing of a response lives on the class).
+    _plain: tuple[str, str, list[bytes]] | None  # content type, length and body, until the headers are read
+    _headers: Headers | None
 
     def __init__(
         self,
@@ -334,8 +338,6 @@ class Response(_WerkzeugResponse):
         content_type: str | None = None,
         direct_passthrough: bool = False,
     ) -> None:
-        self._plain: tuple[str, str] | None = None
-        self._headers: Headers | None = None
         code = 200 if status is None else status
         if (
             headers is None
@@ -349,49 +351,74 @@ class Response(_WerkzeugResponse):
             body = response.encode() if isinstance(response, str) else response
             if content_type is None:
                 content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
-            init_response(self, _STATUS_LINES[code], code)
-            self.response = [body]
-            self._plain = (content_type, str(len(body)))
+            listed = [body]
+            init_response(self, listed, _STATUS_LINES[code], code)
+            self._headers = None
+            self._plain = (content_type, str(len(body)), listed)
             return
+        self._plain = self._headers = None
         super().__init__(response, status, headers, mimetype, content_type, direct_passthrough)
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str) -> Response:
+        """A 200 response with ``body``, of a ``content_type`` known to be safe (``HTML``, ``JSON``, ...).
+
+        PERF: what ``make_response`` builds for a str, bytes, dict or list, skipping
+        ``__init__``'s checks.
+        """
+        response = cls.__new__(cls)
+        listed = [body]
+        init_response(response, listed, "200 OK", 200)
+        response._headers = None
+        response._plain = (content_type, str(len(body)), listed)
+        return response
 
     @property
     def headers(self) -> Headers:
         """The response headers (Werkzeug's ``Headers``)."""
         headers = self._headers
         if headers is None:
-            assert self._plain is not None
-            content_type, length = self._plain
-            headers = self._headers = headers_of([("Content-Type", content_type), ("Content-Length", length)])
+            plain = self._plain
+            assert plain is not None
+            self._plain = None
+            headers = self._headers = headers_of([("Content-Type", plain[0]), ("Content-Length", plain[1])])
         return headers
 
     @headers.setter
     def headers(self, value: Headers) -> None:
+        self._plain = None
         self._headers = value
+
+    def call_on_close(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``func`` when the response is closed (see Werkzeug's ``Response.call_on_close``)."""
+        self.headers  # noqa: B018  (out of the plain state: the body is then sent through Werkzeug's iterator)
+        return super().call_on_close(func)
 
     def header_problem(self) -> str | None:
         """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
-        # Unread headers are only the two made above, from checked values: the status is left to check.
-        return header_problem(self.status, () if self._headers is None else self._headers.items())
+        # In the plain state the only headers are the two made above, from checked values.
+        return header_problem(self.status, () if self._plain is not None else self.headers.items())
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
+        plain = self._plain
+        code = self.status_code
+        if 100 <= code < 200 or code == 204 or code == 304:
+            return super().__call__(environ, start_response)
         body = self.response
+        if plain is not None and body is plain[2]:
+            start_response(self.status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
+            return () if environ["REQUEST_METHOD"] == "HEAD" else body
         if type(body) is list and len(body) == 1 and type(body[0]) is bytes and not has_close_callbacks(self):
-            code = self.status_code
-            if not (100 <= code < 200 or code == 204 or code == 304):
-                headers = self._wsgi_headers()
-                if headers is not None:
-                    start_response(self.status, headers)
-                    return () if environ["REQUEST_METHOD"] == "HEAD" else body
+            headers = self._wsgi_headers(body[0])
+            if headers is not None:
+                start_response(self.status, headers)
+                return () if environ["REQUEST_METHOD"] == "HEAD" else body
         return super().__call__(environ, start_response)
 
-    def _wsgi_headers(self) -> list[tuple[str, str]] | None:
-        """The headers to send for a body in memory, when Werkzeug would send them unchanged; else None."""
-        if self._headers is None:
-            assert self._plain is not None
-            return [("Content-Type", self._plain[0]), ("Content-Length", self._plain[1])]
-        headers = self._headers.to_wsgi_list()
+    def _wsgi_headers(self, body: bytes) -> list[tuple[str, str]] | None:
+        """The headers to send with ``body``, when Werkzeug would send them unchanged; else None."""
+        headers = self.headers.to_wsgi_list()
         has_length = False
         for name, value in headers:
             lower = name.lower()
@@ -401,5 +428,5 @@ class Response(_WerkzeugResponse):
                 if not is_uri(value) or self.autocorrect_location_header:
                     return None  # Werkzeug rewrites it (iri_to_uri, urljoin)
         if not has_length:
-            headers.append(("Content-Length", str(len(self.response[0]))))  # type: ignore[index]
+            headers.append(("Content-Length", str(len(body))))
         return headers
