@@ -415,7 +415,7 @@ class App:
             routes = self._routes = RouteIndex(self.url_map, self._explicit_head)
         static = routes.static.get(path)
         if static is not None and method in static:
-            ctx.matched(static[method], {})
+            ctx.matched(static[method], {})  # a dict of its own: hooks may write into view_args
             return
         found: tuple[Rule, Mapping[str, Any]] | None = routes.match(path, method) if static is None else None
         if found is None:

@@ -309,6 +309,7 @@ def content_type_for(mimetype: str) -> str:
 
 #: The status lines of the codes a response is made with, as Werkzeug writes them.
 _STATUS_LINES = {code: f"{code} {name.upper()}" for code, name in HTTP_STATUS_CODES.items()}
+_CHECKED_STATUS_LINES = frozenset(_STATUS_LINES.values())
 _PLAIN_TYPES = frozenset({HTML, JSON, "text/plain; charset=utf-8"})
 
 
@@ -396,8 +397,10 @@ class Response(_WerkzeugResponse):
 
     def header_problem(self) -> str | None:
         """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
-        # In the plain state the only headers are the two made above, from checked values.
-        return header_problem(self.status, () if self._plain is not None else self.headers.items())
+        status = self.status
+        if self._plain is not None:  # the only headers are the two made above, from checked values
+            return None if status in _CHECKED_STATUS_LINES else header_problem(status, ())
+        return header_problem(status, self.headers.items())
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
