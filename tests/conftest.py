@@ -16,7 +16,7 @@ from microweb import App
 from microweb.serving import SERVERS, register_server
 from microweb.testing import TestClient
 
-SECRET = "test-secret-key-0123456789abcdef"
+SECRET = "test-only-key-0123456789abcdef"
 
 
 def validated_client(app: Any, **kwargs: Any) -> TestClient:

@@ -89,7 +89,7 @@ def test_jinja2_templates_autoescape_inherit_and_url_for(template_dir: Path) -> 
 
 def test_jinja2_templates_see_the_session(tmp_path: Path) -> None:
     (tmp_path / "who.html").write_text("{{ session.get('user', 'nobody') }}", encoding="utf-8")
-    app = App(secret_key="template-test-secret-key-1234", templates=Jinja2Templates(tmp_path))
+    app = App(secret_key="template-test-key-0123456789", templates=Jinja2Templates(tmp_path))
 
     @app.get("/who")
     def who() -> str:
