@@ -25,7 +25,7 @@ _SESSION_KEY = "_csrf_token"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _AGAIN = "Go back, reload the page and send the form again."
 
-Origin = tuple[str, str, int]
+_Origin = tuple[str, str, int]
 
 
 def csrf_token() -> str:
@@ -81,7 +81,7 @@ def _check_session_is_possible(app: App) -> None:
     app.session_cookie  # noqa: B018  (builds the signer: a weak key is refused now, not at the first POST)
 
 
-def _origin(url: str) -> Origin | None:
+def _origin(url: str) -> _Origin | None:
     """(scheme, host, port) of an absolute http(s) URL, or None."""
     try:
         parts = urlsplit(url)
@@ -94,14 +94,14 @@ def _origin(url: str) -> Origin | None:
     return scheme, host.rstrip("."), port
 
 
-def _trusted_origin(origin: str) -> Origin:
+def _trusted_origin(origin: str) -> _Origin:
     parsed = _origin(origin)
     if parsed is None or urlsplit(origin).path not in ("", "/"):
         raise ValueError(f"trusted_origins takes origins like 'https://forms.example.com', not {origin!r}")
     return parsed
 
 
-def _check_origin(trusted: frozenset[Origin]) -> None:
+def _check_origin(trusted: frozenset[_Origin]) -> None:
     """Refuse an HTTPS request whose Origin, or without one whose Referer, is not this site."""
     own = _origin(_site())
     allowed = trusted | {own} if own is not None else trusted

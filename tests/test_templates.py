@@ -142,7 +142,7 @@ MARKUP_NAMES = ["p.html", "p.htm", "p.xml", "p.xhtml", "p.svg", "P.SVG", "p.svg.
 
 
 @settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=st.text(max_size=30) | st.sampled_from(['<script>alert(1)</script>', '"/><script>x</script>', "&lt;"]))
+@given(value=st.text(max_size=30) | st.sampled_from(["<script>alert(1)</script>", '"/><script>x</script>', "&lt;"]))
 def test_every_adapter_escapes_user_input_in_svg_and_xhtml_as_in_html(tmp_path: Path, value: str) -> None:
     # An SVG or XHTML document runs <script> as HTML does: what a template inserts must be escaped there too.
     jinja2_body = '<svg xmlns="http://www.w3.org/2000/svg"><a href="{{ v }}"><text>{{ v }}</text></a></svg>'
