@@ -101,7 +101,7 @@ class SessionCookie:
 
     @staticmethod
     def check_key(secret_key: str | bytes | list[str | bytes]) -> None:
-        """Refuse an empty or guessable key with a message that says what's wrong and what to do.
+        """Refuse an empty, guessable or copied key with a message that says what's wrong and what to do.
 
         The message never contains the key: it may end up in a log.
         """
