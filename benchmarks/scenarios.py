@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from .wsgi import Reply
 
 #: Signs the session cookie in every framework (long enough for microweb's key check).
-SECRET = "benchmark-secret-key-0123456789abcdef"
+SECRET = "benchmark-only-key-0123456789abcdef"
 #: The folder of the StringTemplates and Jinja2 templates.
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 #: Routes ``/r0/<int:x>`` ... ``/r{N-1}/<int:x>`` in the main app; the scenario asks for the last one.

@@ -446,18 +446,7 @@ class App:
         if kind is dict:
             return self.response_class.of(dump_json(rv), JSON)
         body, status, headers = _unpack(rv)
-        if isinstance(body, BaseResponse):
-            response = body
-        elif isinstance(body, (str, bytes)):
-            response = self.response_class(body, content_type=HTML)
-        elif isinstance(body, (dict, list)):
-            response = self.response_class(dump_json(body), content_type=JSON)
-        elif isinstance(body, HTTPException):
-            response = self.error_page(body)
-        elif isinstance(body, Iterable):
-            response = self.response_class(body, content_type=HTML)
-        else:
-            raise TypeError(_not_a_response(body))
+        response = self._body_response(body)
         if status is not None:
             response.status = status
         if headers:
@@ -468,6 +457,20 @@ class App:
         if response.status_code == 204:  # no content, so no content type (PEP 3333 validators insist)
             del response.headers["Content-Type"]
         return response
+
+    def _body_response(self, body: Any) -> BaseResponse:
+        """The response for a result's body (:meth:`make_response` without the status and headers)."""
+        if isinstance(body, BaseResponse):
+            return body
+        if isinstance(body, (str, bytes)):
+            return self.response_class(body, content_type=HTML)
+        if isinstance(body, (dict, list)):
+            return self.response_class(dump_json(body), content_type=JSON)
+        if isinstance(body, HTTPException):
+            return self.error_page(body)
+        if isinstance(body, Iterable):
+            return self.response_class(body, content_type=HTML)
+        raise TypeError(_not_a_response(body))
 
     def process_response(self, ctx: RequestContext, response: BaseResponse) -> BaseResponse:
         """Run the after hooks, add the session's headers, and refuse headers that must not be sent."""

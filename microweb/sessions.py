@@ -21,6 +21,10 @@ MIN_KEY_LENGTH = 16
 # A key of fewer different characters than this ("aaaa...", "abab...") is a placeholder, not random
 # data; a random 16-character hex key has so few with a probability of about 1e-9.
 MIN_KEY_DISTINCT = 4
+# Words of the placeholders in docs and templates ("change-me-...", "your-secret-key-here"). A key that
+# holds one was copied, not generated: whoever read the same page can sign sessions with it. The words
+# cannot occur in token_hex() output; in a token_urlsafe(32) one does by chance about once in 10**6 keys.
+PLACEHOLDER_WORDS = ("change-me", "changeme", "secret-key", "your-", "example", "placeholder")
 _KEY_ADVICE = (
     f"secret_key must be at least {MIN_KEY_LENGTH} characters of random data, "
     'e.g. python -c "import secrets; print(secrets.token_hex(32))"'
@@ -39,6 +43,10 @@ def _key_problem(key: object) -> str | None:
         return f"is only {len(key)} characters long"
     if len(set(key)) < MIN_KEY_DISTINCT:
         return f"uses only {len(set(key))} different characters"
+    text = (key.decode("latin-1") if isinstance(key, bytes) else key).lower()
+    for word in PLACEHOLDER_WORDS:
+        if word in text:
+            return f"contains the placeholder word {word!r}, so it was copied from an example, not generated"
     return None
 
 
@@ -100,7 +108,7 @@ class SessionCookie:
 
     @staticmethod
     def check_key(secret_key: str | bytes | list[str | bytes]) -> None:
-        """Refuse an empty or guessable key with a message that says what's wrong and what to do.
+        """Refuse an empty, guessable or copied key with a message that says what's wrong and what to do.
 
         The message never contains the key: it may end up in a log.
         """

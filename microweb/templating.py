@@ -57,8 +57,24 @@ def _escape(value: Any) -> str:
     return html.escape(str(value))
 
 
+#: Template names ending in one of these (or in one of these and then ``.j2``, ``.jinja``, ``.jinja2``)
+#: are markup, and Jinja2Templates escapes what they insert: SVG and XHTML run script as HTML does.
+AUTOESCAPE_EXTENSIONS = (".html", ".htm", ".xml", ".xhtml", ".svg")
+_JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
+
+
+def autoescape_for(name: str | None) -> bool:
+    """Whether Jinja2Templates escapes in template ``name`` (a template from a string: yes)."""
+    if name is None:
+        return True
+    name = name.lower()
+    for suffix in _JINJA_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name.endswith(AUTOESCAPE_EXTENSIONS)
+
+
 class Jinja2Templates:
-    """Jinja2 templates from ``directory``; autoescaping on for ``.html`` and ``.xml``.
+    """Jinja2 templates from ``directory``; autoescaping on for markup (see :data:`AUTOESCAPE_EXTENSIONS`).
 
     ``env_options`` go to ``jinja2.Environment``; the environment is :attr:`env`
     (add filters and globals there). Templates can call ``url_for`` and
@@ -71,7 +87,7 @@ class Jinja2Templates:
         except ImportError:
             raise _missing_engine("Jinja2Templates", "Jinja2", "jinja2") from None
         env_options.setdefault("loader", jinja2.FileSystemLoader(os.fspath(directory)))
-        env_options.setdefault("autoescape", jinja2.select_autoescape(["html", "htm", "xml"]))
+        env_options.setdefault("autoescape", autoescape_for)
         self.env = jinja2.Environment(**env_options)
         self.env.globals.update(_helpers())
 

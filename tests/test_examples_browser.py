@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from examples_support import EXAMPLES, need
+from examples_support.browser import chromium
 from examples_support.servers import HttpClient, save, sign_in
 from gateways.harness import ServerProcess, free_port, running
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 10.0
 
 
@@ -48,30 +45,8 @@ def wiki_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    need(importlib.util.find_spec("selenium") is not None, "selenium is not installed: pip install -e '.[examples]'")
-    need(
-        Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
-        "chromium and chromium-driver are not installed (run .ci/install-examples)",
-    )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="microweb-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1100,900", f"--user-data-dir={profile}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()  # ends chromium and chromedriver, which Selenium started and knows by PID
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def replaced(old: Any) -> Any:

@@ -32,11 +32,11 @@ def app(db_file: Path) -> Any:
 
 
 def sign_in(client: TestClient, name: str = "Ann") -> str:
-    """Sign in through the login form; returns the session's CSRF token."""
+    """Sign in through the login form; returns the session's CSRF token (a new one since the sign-in)."""
     token = form_token(client.get("/login").get_data(as_text=True))
     reply = client.post("/login", data={"csrf_token": token, "name": name})
     assert reply.status_code == 303
-    return token
+    return form_token(client.get("/recent").get_data(as_text=True))
 
 
 @pytest.fixture
@@ -171,6 +171,27 @@ def test_a_token_belongs_to_its_session(app: Any, ann: tuple[TestClient, str]) -
 
 def test_sign_in_form_is_protected_too(app: Any) -> None:
     assert app.test_client().post("/login", data={"name": "Ann"}).status_code == 400
+
+
+def test_signing_in_rotates_the_token_and_the_old_one_is_refused(app: Any) -> None:
+    client = app.test_client()
+    before = form_token(text_of(client.get("/login")))
+    assert client.post("/login", data={"csrf_token": before, "name": "Ann"}).status_code == 303
+    after = form_token(text_of(client.get("/recent")))
+    assert after != before
+    refused = save(client, before, "FrontPage", "with the signed-out token", 0)
+    assert refused.status_code == 400 and "CSRF check" in text_of(refused)
+    assert client.get("/FrontPage").status_code == 404  # nothing saved
+    assert save(client, after, "FrontPage", "with the new token", 0).status_code == 303
+
+
+def test_signing_out_rotates_the_token_too(ann: tuple[TestClient, str]) -> None:
+    client, signed_in = ann
+    assert client.post("/logout", data={"csrf_token": signed_in}).status_code == 303
+    signed_out = form_token(text_of(client.get("/login")))
+    assert signed_out != signed_in
+    assert client.post("/login", data={"csrf_token": signed_in, "name": "Eve"}).status_code == 400
+    assert client.post("/login", data={"csrf_token": signed_out, "name": "Ann"}).status_code == 303
 
 
 # ---------------------------------------------------------------- editing, revisions, links

@@ -143,6 +143,45 @@ def test_stream_closed_early_rolls_back(streaming: tuple[Any, list[str]]) -> Non
     assert events == ["open", "rollback:ClientDisconnected", "close"]
 
 
+def _write_elsewhere(db_path: Path) -> None:
+    """A write from another connection, as another request would make it (with a short busy timeout)."""
+    with contextlib.closing(sqlite3.connect(db_path, timeout=0.2)) as other, other:
+        other.execute("INSERT INTO notes VALUES ('meanwhile')")
+
+
+def test_a_stalled_stream_over_a_cursor_holds_the_read_lock_and_writes_fail(
+    streaming: tuple[Any, list[str]], db_path: Path
+) -> None:
+    # What SECURITY.md and the README say: a client that stops reading keeps the cursor, and so SQLite's
+    # read lock; in the default journal mode no write can commit until the stream ends.
+    response, _ = streaming
+    assert next(iter(response.response)) == b"a\n"  # then the client stops reading
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        _write_elsewhere(db_path)
+    response.close()
+    _write_elsewhere(db_path)  # the stream has ended: writes go through again
+    assert _notes(db_path) == ["a", "b", "meanwhile"]
+
+
+def test_a_stalled_stream_of_rows_read_first_holds_no_lock(db_app: tuple[App, list[str]], db_path: Path) -> None:
+    app, _ = db_app
+
+    @app.get("/read-first")
+    def read_first() -> Any:
+        rows = db().execute("SELECT text FROM notes ORDER BY rowid").fetchall()  # the README's recipe
+        return (text + "\n" for (text,) in rows)
+
+    db = app.config["db"]
+    client = app.test_client()
+    client.post("/notes", data={"text": "a"})
+    client.post("/notes", data={"text": "b"})
+    response = client.get("/read-first", buffered=False)
+    assert next(iter(response.response)) == b"a\n"  # then the client stops reading
+    _write_elsewhere(db_path)
+    response.close()
+    assert _notes(db_path) == ["a", "b", "meanwhile"]
+
+
 def test_resource_outside_a_request_is_a_clear_error(db_app: tuple[App, list[str]]) -> None:
     app, _ = db_app
     with pytest.raises(RuntimeError, match="resource 'db' is only available while a request"):

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from microweb import App, session
+from microweb.sessions import SessionCookie
 from microweb.testing import TestClient
 
 from support import SECRET
@@ -110,14 +115,14 @@ def test_session_under_a_mount_point_uses_that_path(session_app: App) -> None:
 def test_key_rotation_old_cookies_still_verify(session_app: App) -> None:
     client = TestClient(session_app)
     client.post("/login/ann")
-    session_app.config["SECRET_KEY"] = [SECRET, "the-new-secret-key-0123456789"]
+    session_app.config["SECRET_KEY"] = [SECRET, "the-new-key-0123456789abcdef"]
     assert client.get("/me").json == {"user": "ann"}
-    session_app.config["SECRET_KEY"] = ["the-new-secret-key-0123456789"]
+    session_app.config["SECRET_KEY"] = ["the-new-key-0123456789abcdef"]
     assert client.get("/me").json == {"user": None}
 
 
 def test_key_rotation_uses_itsdangerous_fallback_keys_and_the_newest_signs(session_app: App) -> None:
-    old, new = SECRET, "the-new-secret-key-0123456789"
+    old, new = SECRET, "the-new-key-0123456789abcdef"
     only_old, only_new = (URLSafeTimedSerializer(key, salt="microweb.session") for key in (old, new))
     client = TestClient(session_app)
     client.post("/login/ann")
@@ -154,6 +159,9 @@ def test_session_without_secret_key_names_the_setting() -> None:
     assert "App(secret_key=...)" in app.test_client().get("/").get_data(as_text=True)
 
 
+COPIED = ", so it was copied from an example, not generated"
+
+
 @pytest.mark.parametrize(
     ("key", "problem"),
     [
@@ -169,6 +177,13 @@ def test_session_without_secret_key_names_the_setting() -> None:
         ([], "secret_key is an empty list"),
         (["long-enough-key-0123456789", "weak"], "key 2 of 2 in secret_key is only 4 characters long"),
         (["", "long-enough-key-0123456789"], "key 1 of 2 in secret_key is empty"),
+        ("change-me-to-32-random-bytes-0123", "secret_key contains the placeholder word 'change-me'" + COPIED),
+        (b"YOUR-SECRET-KEY-HERE-0123456789", "secret_key contains the placeholder word 'secret-key'" + COPIED),
+        ("a8f5f167f44f4964e6c998dee827110cExample", "secret_key contains the placeholder word 'example'" + COPIED),
+        (
+            [secrets.token_hex(32), "your-key-0123456789abcdef"],
+            "key 2 of 2 in secret_key contains the placeholder word 'your-'" + COPIED,
+        ),
     ],
 )
 def test_weak_or_empty_secret_key_is_refused_with_what_is_wrong(key: Any, problem: str) -> None:
@@ -178,6 +193,58 @@ def test_weak_or_empty_secret_key_is_refused_with_what_is_wrong(key: Any, proble
     assert message.startswith(problem + "; secret_key must be at least 16 characters of random data")
     assert "secrets.token_hex(32)" in message
     assert "\n" not in message
+
+
+PLACEHOLDERS = ["change-me", "changeme", "secret-key", "your-", "example", "placeholder"]
+
+
+def _any_case(word: str) -> st.SearchStrategy[str]:
+    return st.tuples(*(st.sampled_from(sorted({c.lower(), c.upper()})) for c in word)).map("".join)
+
+
+@given(
+    word=st.sampled_from(PLACEHOLDERS).flatmap(_any_case),
+    before=st.text(max_size=20),
+    after=st.text(alphabet="0123456789abcdef", min_size=16, max_size=40),
+    as_bytes=st.booleans(),
+)
+def test_a_key_holding_a_placeholder_word_is_refused_whatever_the_case_or_place(
+    word: str, before: str, after: str, as_bytes: bool
+) -> None:
+    key: str | bytes = before + word + after
+    if as_bytes:
+        key = key.encode("utf-8")
+    with pytest.raises(ValueError) as refused:
+        App(secret_key=key)
+    message = str(refused.value)
+    assert re.match(r"secret_key contains the placeholder word '[a-z-]+', so it was copied from an example", message)
+    assert "secrets.token_hex(32)" in message and "\n" not in message
+
+
+@given(st.binary(min_size=16, max_size=64))
+def test_generated_hex_keys_are_never_taken_for_placeholders(raw: bytes) -> None:
+    key = raw.hex()  # what secrets.token_hex() gives
+    if len(set(key)) >= 4:
+        assert App(secret_key=key).session_cookie.secret_key == key
+
+
+def _literal_keys(text: str) -> list[str]:
+    """Every literal string a snippet gives as a secret key (``secret_key="..."``, ``SECRET_KEY=...``)."""
+    quoted = re.findall(r"""(?:secret_key|SECRET_KEY|SECRET)["'\]]*\s*[=:,]\s*b?["']([^"'\n]*)["']""", text)
+    shell = re.findall(r"SECRET_KEY=([^\s\"'`]+)", text)
+    return quoted + shell
+
+
+def test_no_key_in_the_docs_or_examples_works() -> None:
+    # Anyone who read the README can sign sessions with a key printed in it: every one must be refused.
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "README.md", root / "SECURITY.md", *sorted((root / "examples").rglob("*.py"))]
+    found = [(path.name, key) for path in files for key in _literal_keys(path.read_text(encoding="utf-8"))]
+    assert ("README.md", "...") in found  # the scan sees the shell examples' SECRET_KEY=...
+    for name, key in found:
+        with pytest.raises(ValueError):
+            SessionCookie.check_key(key)
+        assert name  # (for the failure message)
 
 
 def test_weak_key_message_never_shows_the_key() -> None:

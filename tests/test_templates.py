@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import builtins
+import html
 from pathlib import Path
 from typing import Any
 
 import pytest
-from markupsafe import Markup
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from markupsafe import Markup, escape
 
 from microweb import App, Jinja2Templates, MakoTemplates, StringTemplates, render, session
 from microweb.testing import TestClient
@@ -89,7 +92,7 @@ def test_jinja2_templates_autoescape_inherit_and_url_for(template_dir: Path) -> 
 
 def test_jinja2_templates_see_the_session(tmp_path: Path) -> None:
     (tmp_path / "who.html").write_text("{{ session.get('user', 'nobody') }}", encoding="utf-8")
-    app = App(secret_key="template-test-secret-key-1234", templates=Jinja2Templates(tmp_path))
+    app = App(secret_key="template-test-key-0123456789", templates=Jinja2Templates(tmp_path))
 
     @app.get("/who")
     def who() -> str:
@@ -133,3 +136,35 @@ def test_missing_engine_names_the_extra(
     monkeypatch.setattr(builtins, "__import__", no_engine)
     with pytest.raises(ImportError, match=rf"pip install 'microweb\[{extra}\]'"):
         adapter(tmp_path)
+
+
+MARKUP_NAMES = ["p.html", "p.htm", "p.xml", "p.xhtml", "p.svg", "P.SVG", "p.svg.j2", "p.xhtml.jinja", "p.html.jinja2"]
+
+
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.text(max_size=30) | st.sampled_from(["<script>alert(1)</script>", '"/><script>x</script>', "&lt;"]))
+def test_every_adapter_escapes_user_input_in_svg_and_xhtml_as_in_html(tmp_path: Path, value: str) -> None:
+    # An SVG or XHTML document runs <script> as HTML does: what a template inserts must be escaped there too.
+    jinja2_body = '<svg xmlns="http://www.w3.org/2000/svg"><a href="{{ v }}"><text>{{ v }}</text></a></svg>'
+    for name in MARKUP_NAMES:
+        (tmp_path / name).write_text(jinja2_body, encoding="utf-8")
+    (tmp_path / "m.svg").write_text('<svg><a href="${v}"><text>${v}</text></a></svg>', encoding="utf-8")
+    (tmp_path / "s.svg").write_text('<svg><a href="$v"><text>$v</text></a></svg>', encoding="utf-8")
+    safe = str(escape(value))
+    expected = f'<svg xmlns="http://www.w3.org/2000/svg"><a href="{safe}"><text>{safe}</text></a></svg>'
+    jinja2 = Jinja2Templates(tmp_path)
+    for name in MARKUP_NAMES:
+        assert jinja2(name, {"v": value}) == expected, name
+    assert jinja2.env.from_string("{{ v }}").render(v=value) == safe
+    # Mako and string.Template escape whatever the template's name: nothing to choose there.
+    assert MakoTemplates(tmp_path)("m.svg", {"v": value}) == f'<svg><a href="{safe}"><text>{safe}</text></a></svg>'
+    stdlib_safe = html.escape(value)  # &quot; where MarkupSafe writes &#34;
+    expected_stdlib = f'<svg><a href="{stdlib_safe}"><text>{stdlib_safe}</text></a></svg>'
+    assert StringTemplates(tmp_path)("s.svg", {"v": value}) == expected_stdlib
+
+
+def test_jinja2_templates_of_other_types_are_not_escaped(tmp_path: Path) -> None:
+    # What SECURITY.md says: a .txt, .js, .css or .json template inserts values as they are.
+    for name in ("mail.txt", "app.js", "data.json", "page.html.txt"):
+        (tmp_path / name).write_text("{{ v }}", encoding="utf-8")
+        assert Jinja2Templates(tmp_path)(name, {"v": "<b>"}) == "<b>", name

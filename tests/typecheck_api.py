@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import assert_type
 
 from microweb import App, Request, Response, Session, request, session
+from microweb.csrf import protect, rotate_csrf_token
 
-app = App(__name__)
+app = App(__name__, secret_key="typecheck-only-key-0123456789abcdef")
 
 
 @app.get("/users/<int:uid>")
@@ -44,3 +45,5 @@ assert_type(after(Response()), Response)
 assert_type(request, Request)
 assert_type(session, Session)
 assert_type(app.url_for("user", uid=1), str)
+assert_type(rotate_csrf_token(), str)
+assert_type(protect(app, exempt=["index"], trusted_origins=["https://forms.example.com"]), None)

@@ -31,8 +31,9 @@ def is_page_name(name: str) -> bool:
 
 
 def wiki_words(text: str) -> set[str]:
-    """The page names ``text`` links to."""
-    return {m.group("word") for m in _INLINE.finditer(text) if m.group("word") and not m.group("bang")}
+    """The page names ``text`` links to (line by line, as :func:`to_html` reads it)."""
+    matches = (m for line in text.splitlines() for m in _INLINE.finditer(line))
+    return {m.group("word") for m in matches if m.group("word") and not m.group("bang")}
 
 
 def to_html(text: str, existing: set[str], page_url: Callable[[str], str]) -> Markup:
@@ -73,10 +74,10 @@ def _blocks(text: str, inline: Callable[[str], str]) -> Iterator[str]:
         lines = block.splitlines()
         if not lines:
             continue
-        heading = re.fullmatch(r"(={1,3})\s*(.+?)\s*=*", lines[0].strip())
-        if len(lines) == 1 and heading:
-            level = len(heading.group(1)) + 1  # = Title = is an h2: the page name is the h1
-            yield f"<h{level}>{inline(heading.group(2))}</h{level}>"
+        heading = _heading(lines[0].strip()) if len(lines) == 1 else None
+        if heading:
+            level, title = heading
+            yield f"<h{level}>{inline(title)}</h{level}>"
         elif len(lines) == 1 and lines[0].strip() == "----":
             yield "<hr>"
         elif all(line.startswith("- ") for line in lines):
@@ -84,3 +85,20 @@ def _blocks(text: str, inline: Callable[[str], str]) -> Iterator[str]:
             yield f"<ul>{items}</ul>"
         else:
             yield "<p>" + "<br>\n".join(inline(line) for line in lines) + "</p>"
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """(level, title) of a stripped heading line like ``== Section ==``, or None.
+
+    What ``re.fullmatch(r"(={1,3})\\s*(.+?)\\s*=*", line)`` finds, without its
+    backtracking: that regex takes time quadratic in the length of a line like
+    ``"=a" + "=" * n + "b"`` (40 s for a page of 100,000 characters).
+    """
+    marks = min(len(line) - len(line.lstrip("=")), 3)
+    if marks and marks == len(line):  # nothing but "=", "==" or "===": the last "=" is the title
+        marks -= 1
+    if marks == 0:
+        return None
+    rest = line[marks:].lstrip()
+    body = rest.rstrip("=").rstrip()  # the closing "=" signs, and the space before them, are not the title
+    return marks + 1, rest[: max(len(body), 1)]  # = Title = is an h2: the page name is the h1

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from microweb import App, Response, abort, redirect, render, request, session, url_for
+from microweb.csrf import rotate_csrf_token
 from microweb.resources import Resource
 
 from . import markup, models
@@ -111,6 +112,7 @@ class Wiki:
             user = " ".join(request.form.get("name", "").split())
             if 1 <= len(user) <= 40:
                 session["user"] = user
+                rotate_csrf_token()  # the token of the signed-out page (maybe planted or seen) stops working
                 return redirect(_local(request.form.get("next", "")) or url_for("home"), 303)
             error = "A display name of 1 to 40 characters, please."
         next_url = _local(request.values.get("next", ""))
@@ -118,6 +120,7 @@ class Wiki:
 
     def logout(self) -> Response:
         session.pop("user", None)
+        rotate_csrf_token()
         return redirect(url_for("home"), 303)
 
     # ------------------------------------------------------------ editing

@@ -65,12 +65,12 @@ class HttpClient:
 
 
 def sign_in(client: HttpClient, prefix: str, name: str) -> str:
-    """Sign in to the wiki at ``prefix``; returns the CSRF token of that session."""
+    """Sign in to the wiki at ``prefix``; returns the CSRF token the session has since."""
     token = form_token(client.get(f"{prefix}/login").text)
     reply = client.post(f"{prefix}/login", {"csrf_token": token, "name": name, "next": f"{prefix}/FrontPage"})
     assert reply.status == 303, reply.text[-500:]
     assert reply.headers["Location"].endswith(f"{prefix}/FrontPage")
-    return token
+    return form_token(client.get(f"{prefix}/recent").text)  # signing in gave the session a new token
 
 
 def save(client: HttpClient, prefix: str, token: str, name: str, text: str, base: int) -> Reply:

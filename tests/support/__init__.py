@@ -12,8 +12,8 @@ from wsgiref.validate import validator
 
 from microweb.testing import TestClient
 
-#: The secret key the tests' apps sign sessions with (random-looking, long enough for the key check).
-SECRET = "test-secret-key-0123456789abcdef"
+#: The secret key the tests' apps sign sessions with (long enough, and no placeholder word, for the key check).
+SECRET = "test-only-key-0123456789abcdef"
 
 
 def validated_client(app: Any, **kwargs: Any) -> TestClient:

@@ -1,0 +1,46 @@
+"""Headless Chromium (Debian's) through Selenium, for the browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import need
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--window-size=1100,900",
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def chromium(*flags: str) -> Iterator[Any]:
+    """A Chromium WebDriver with its own fresh profile (``flags`` added), quit at the end of the block."""
+    need(importlib.util.find_spec("selenium") is not None, "selenium is not installed: pip install -e '.[examples]'")
+    need(
+        Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
+        "chromium and chromium-driver are not installed (run .ci/install-examples)",
+    )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="microweb-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*FLAGS, *flags, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()  # ends chromium and chromedriver, which Selenium started and knows by PID
+        shutil.rmtree(profile, ignore_errors=True)
