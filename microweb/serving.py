@@ -462,30 +462,23 @@ def run_with_reloader(watch: Iterable[str]) -> None:
 
 
 @register_server("wsgiref")
-def serve_wsgiref(app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False) -> None:
-    """The standard library's server, one thread per request: for development."""
-    import socket
-    from socketserver import ThreadingMixIn
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+def serve_wsgiref(
+    app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False, timeout: float = 10.0
+) -> None:
+    """The development server (:mod:`microweb.devserver`, on wsgiref): one thread per connection.
 
-    class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-        daemon_threads = True
-        # socketserver's default listen queue is 5: with 64 clients connecting at once the kernel
-        # dropped the rest, so some waited 1 to 3 s for a retry and others were reset. Let the
-        # system's limit (net.core.somaxconn) decide instead.
-        request_queue_size = socket.SOMAXCONN
-
-    class Handler(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            if not quiet:
-                super().log_message(format, *args)
+    A client silent for ``timeout`` seconds, or that takes longer to send its
+    request head, is dropped. ``quiet`` logs no request lines.
+    """
+    from .devserver import WARNING, DevServer
 
     try:
-        httpd = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=Handler)
+        httpd = DevServer((host, port), app, timeout=timeout, quiet=quiet)
     except OSError as exc:  # port taken, or an address this machine does not have
         raise SystemExit(f"microweb: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     with httpd:
         shown_host = f"[{host}]" if ":" in host else host
+        print(WARNING, file=sys.stderr)
         print(
             f" * microweb serving on http://{shown_host}:{httpd.server_port}{getattr(app, 'prefix', '')}/"
             " (Ctrl+C to stop)",
