@@ -443,3 +443,20 @@ def test_out_of_descriptors_it_waits_without_spinning_and_recovers(tmp_path: Pat
             for sock in clients:
                 sock.close()
     assert "accepting connections again" in server.log.read_text()
+
+
+def test_an_ipv6_host_is_served() -> None:
+    try:
+        server = DevServer(("::1", 0), framing_app(), quiet=True)
+    except OSError as exc:  # IPv6 switched off on this machine
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("::1", server.server_port), timeout=WAIT) as sock:
+            sock.sendall(b"GET /empty HTTP/1.1\r\nHost: [::1]\r\n\r\n")
+            assert parse(read_all(sock))[0] == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(WAIT)
