@@ -302,18 +302,17 @@ class RequestHandler(WSGIRequestHandler):
         """Read the request head (at most ``timeout`` seconds for all of it) and run the app."""
         self.reader.deadline = time.monotonic() + self.server.connection_timeout
         try:
-            if not self._read_head():
-                return
+            head = self._read_head()
         except TimeoutError:
             self.log_message("dropped: no request within %g s", self.server.connection_timeout)
             return
         except ConnectionError:
             return
+        self.linger = True  # from here on, an answer may be on its way: let it arrive
         self.reader.deadline = None
-        environ = self._environ()
+        environ = self._environ() if head else None
         if environ is None:
             return
-        self.linger = True
         out = cast("IO[bytes]", self.output)
         handler = ResponseHandler(environ["wsgi.input"], out, self.get_stderr(), environ, multithread=True)
         handler.request_handler = self  # as wsgiref's does: it logs the request when done
@@ -472,5 +471,6 @@ class ResponseHandler(ServerHandler):
         error = sys.exc_info()[1]
         if isinstance(error, ClientTimeout):
             self.request_handler.log_message("dropped: %s", error)
+            self.request_handler.linger = False  # it reads nothing: nothing to wait for
             return
         super().handle_error()

@@ -414,7 +414,7 @@ def served(port: int) -> bytes:
 def test_idle_clients_are_dropped_and_their_threads_freed(tmp_path: Path) -> None:
     with server_process(tmp_path, timeout=1.0) as (port, server):
         clients = [idle(port, kind) for kind in ["silent", "half a head", "not reading"] for _ in range(4)]
-        wait_for("12 clients dropped", lambda: server.log.read_text().count("dropped: ") == 12)
+        wait_for("12 clients dropped", lambda: server.log.read_text().count("dropped: ") >= 12)
         wait_for("their threads ended", lambda: proc_status(server, "Threads") == 1)  # serve_forever's alone
         for sock in clients:
             with sock:
