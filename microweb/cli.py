@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .serving import SERVERS, UnsafeDebugHost, run
+from .serving import SERVERS, UnsafeDebugHost, microweb_apps, run
 
 
 class TargetError(Exception):
@@ -88,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "cgi":
             run(app, "cgi", prefix=args.prefix)
         else:
-            if args.debug:
-                app.debug = True
+            if args.debug:  # on the apps inside a wrapped target (ProxyFix(app)), or on the target itself
+                for debugged in microweb_apps(app) or [app]:
+                    debugged.debug = True
             options = {"socket": args.socket} if args.socket else {}
             run(
                 app,

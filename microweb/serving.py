@@ -9,17 +9,23 @@ package is one clear line naming the extra to install. Add your own with
 
 from __future__ import annotations
 
+import functools
 import importlib
 import ipaddress
 import os
 import shlex
 import sys
+import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote_to_bytes
 
 if TYPE_CHECKING:
+    import socket
+
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .app import App
 
 ServerAdapter = Callable[..., None]
 SERVERS: dict[str, ServerAdapter] = {}
@@ -67,8 +73,8 @@ def run(
         adapter = SERVERS[server]
     except KeyError:
         raise ValueError(f"Unknown server {server!r}; choose one of: {', '.join(sorted(SERVERS))}") from None
-    if server != "cgi" and not options.get("socket"):  # the others listen on a TCP address
-        check_debug_host(app, options.get("host", "127.0.0.1"), allow_remote_debug=allow_remote_debug)
+    if server != "cgi":  # CGI is reached only through the web server that runs it
+        check_debug_host(app, listen_hosts(options), allow_remote_debug=allow_remote_debug)
     try:
         if reload and not os.environ.get(RELOADER_ENV):
             run_with_reloader(watch=[_app_dir(app), os.getcwd()])
@@ -93,27 +99,226 @@ def is_loopback(host: str) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
-def _debugging(app: WSGIApplication) -> bool:
-    """Whether ``app`` shows tracebacks: its ``debug`` flag, or Werkzeug's debugger around it."""
-    if getattr(app, "debug", False):
-        return True
-    debugger = sys.modules.get("werkzeug.debug")  # not imported: nothing can be wrapped in it
-    wrapped = (app, getattr(app, "wsgi_app", None))
-    return debugger is not None and any(isinstance(layer, debugger.DebuggedApplication) for layer in wrapped)
+def _debugging(app: object) -> bool:
+    """Whether ``app``, or any app it wraps or mounts, shows tracebacks.
 
-
-def check_debug_host(app: WSGIApplication, host: str, *, allow_remote_debug: bool = False) -> None:
-    """Refuse to serve an app in debug mode on a non-loopback ``host`` unless ``allow_remote_debug``.
-
-    A debug traceback shows source code and values to whoever gets it, and
-    Werkzeug's debugger runs the Python they type.
+    That is a ``debug`` flag set to True, or Werkzeug's ``DebuggedApplication``,
+    anywhere behind the served object: middleware attributes (``app``,
+    ``wsgi_app``, ``mounts`` of ``DispatcherMiddleware``, any other), an
+    App's mounted apps, ``functools.partial`` and closures. A graph too big to
+    walk counts as debugging: the check must not be the way round the refusal.
     """
-    if allow_remote_debug or is_loopback(host) or not _debugging(app):
+    found = _walk(app, _shows_tracebacks)
+    return found is None or bool(found)
+
+
+def microweb_apps(app: object) -> list[App]:
+    """Every microweb App that ``app`` is, wraps or mounts (as :func:`_debugging` finds them)."""
+    from .app import App as AppClass
+
+    apps: list[App] = []
+
+    def collect(obj: object) -> bool:
+        if issubclass(type(obj), AppClass) and isinstance(obj, AppClass):  # type() first: proxies fail isinstance
+            apps.append(obj)
+        return False  # look on
+
+    _walk(app, collect)
+    return apps
+
+
+def _walk(root: object, match: Callable[[object], bool]) -> list[object] | None:
+    """``[the first object behind root that matches]``, ``[]`` if none does, None if there were too many to look at."""
+    seen: set[int] = set()
+    keep: list[object] = []  # every object looked at stays alive, so no id is reused during the walk
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        if len(seen) >= _WALK_LIMIT:
+            return None
+        if match(obj):
+            return [obj]
+        seen.add(id(obj))
+        keep.append(obj)
+        try:
+            todo += _behind(obj)
+        except Exception:  # an object that fails when looked at: it hides nothing readable
+            continue
+    return []
+
+
+def _shows_tracebacks(obj: object) -> bool:
+    debugger = sys.modules.get("werkzeug.debug")  # not imported: nothing can be wrapped in it
+    if debugger is not None and issubclass(type(obj), debugger.DebuggedApplication):
+        return True
+    try:
+        return getattr(obj, "debug", False) is True
+    except Exception:  # a proxy outside its context, a property that fails: no flag to read
+        return False
+
+
+def _behind(obj: Any) -> list[object]:
+    """The objects ``obj`` may pass a request to (or hold such objects)."""
+    from .app import App
+
+    kind = type(obj)  # not isinstance: a proxy (werkzeug's LocalProxy) fails when asked for its __class__
+    if issubclass(kind, App):
+        return [getattr(obj, "wsgi_app", None), *(mounted for _, mounted in getattr(obj, "_mounts", ()))]
+    if issubclass(kind, dict):
+        return _servable(obj.values())
+    if issubclass(kind, (list, tuple, set, frozenset)):
+        return _servable(obj)
+    if issubclass(kind, functools.partial):
+        return [obj.func, *obj.args, *obj.keywords.values()]
+    if issubclass(kind, types.MethodType):
+        return [obj.__self__, obj.__func__]
+    if issubclass(kind, types.FunctionType):
+        defaults = [*(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values()]
+        return _servable([*_cells(obj), *defaults, vars(obj)])
+    try:
+        return _servable(vars(obj).values())
+    except TypeError:  # no __dict__
+        return []
+
+
+def _servable(values: Iterable[object]) -> list[object]:
+    return [value for value in values if _may_serve(value)]
+
+
+def _may_serve(value: object) -> bool:
+    """Whether ``value`` is a callable that may be an app, or a container that may hold one."""
+    kind = type(value)
+    if issubclass(kind, (type, types.ModuleType, types.BuiltinFunctionType)):
+        return False
+    return callable(value) or issubclass(kind, (dict, list, tuple, set, frozenset))
+
+
+def _cells(func: types.FunctionType) -> list[object]:
+    values: list[object] = []
+    for cell in func.__closure__ or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:  # a closure variable not assigned yet
+            pass
+    return values
+
+
+def check_debug_host(app: object, host: str | Iterable[str] | None, *, allow_remote_debug: bool = False) -> None:
+    """Refuse to serve an app in debug mode on a non-loopback address unless ``allow_remote_debug``.
+
+    ``host`` is the host, or every host, the server will listen on (see
+    :func:`listen_hosts`); None means one could not be read, and counts as
+    reachable. A debug traceback shows source code and values to whoever gets
+    it, and Werkzeug's debugger runs the Python they type.
+    """
+    hosts = [host] if isinstance(host, str) else None if host is None else list(host)
+    reachable = [h for h in hosts if not is_loopback(h)] if hosts is not None else [None]
+    if allow_remote_debug or not reachable or not _debugging(app):
         return
+    where = "an address microweb cannot read" if reachable[0] is None else repr(reachable[0] or "every interface")
     raise UnsafeDebugHost(
-        f"debug mode shows tracebacks to anyone who can reach {host or 'every interface'!r}: "
+        f"debug mode shows tracebacks to anyone who can reach {where}: "
         "serve it on 127.0.0.1, or pass --allow-remote-debug (allow_remote_debug=True) if you mean it"
     )
+
+
+#: Options that name where a server listens, besides ``host``: gunicorn ``bind``, waitress ``listen``,
+#: ``sockets`` and ``unix_socket``, flup and uWSGI ``socket``, uWSGI ``http``/``https``/``http_socket``/
+#: ``uwsgi_socket``, Granian ``address``. An adapter with an option of its own adds its name here.
+ADDRESS_OPTIONS = {
+    "bind",
+    "listen",
+    "sockets",
+    "socket",
+    "unix_socket",
+    "http",
+    "https",
+    "http_socket",
+    "uwsgi_socket",
+    "address",
+    "bindAddress",
+}
+_PATH_OR_ADDRESS = {"socket", "uwsgi_socket", "bindAddress"}  # a value without a port is a unix socket path
+_WALK_LIMIT = 10_000  # objects looked at behind the served app; more and it is taken as debugging
+
+
+def listen_hosts(options: dict[str, Any]) -> list[str] | None:
+    """Every host a server given ``options`` may listen on (None: some address could not be read)."""
+    hosts = [str(options.get("host", "127.0.0.1"))]
+    for name in sorted(ADDRESS_OPTIONS & options.keys()):
+        value = options[name]
+        if name == "unix_socket" or (name in _PATH_OR_ADDRESS and isinstance(value, str) and ":" not in value):
+            continue
+        found = _address_hosts(value)
+        if found is None:
+            return None
+        hosts += found
+    return hosts
+
+
+def _address_hosts(value: Any) -> list[str] | None:
+    """The hosts that an address option's ``value`` names: ``[]`` for unix sockets, None if unknown.
+
+    Understands what the adapters take: ``"host:port"``, ``"[::1]:port"``, ``":port"``,
+    ``tcp://``, ``unix:`` and ``fd://`` (gunicorn), space-separated lists (waitress ``listen``),
+    ``(host, port)`` tuples (flup), socket objects and lists of any of these.
+    """
+    sockets = sys.modules.get("socket")  # not imported: no socket object can have been made
+    if sockets is not None and isinstance(value, sockets.socket):
+        return _socket_hosts(value)
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int):
+        return [value[0]]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return _all_hosts(value)
+    if not isinstance(value, str):
+        return None
+    if " " in value.strip():
+        return _all_hosts(value.split())
+    address = value.strip().removeprefix("tcp://").removeprefix("http://").removeprefix("https://")
+    if address.startswith(("unix:", "/", ".", "~", "@")):
+        return []  # a unix socket path (``@``: Linux's abstract namespace)
+    if address.startswith("fd://"):
+        return _fd_hosts(address[5:])
+    if address.startswith("["):
+        return [address[1:].partition("]")[0]]
+    if address.count(":") == 1:
+        return [address.partition(":")[0]]
+    return [address]  # a bare host, or an IPv6 address without a port
+
+
+def _all_hosts(values: Iterable[Any]) -> list[str] | None:
+    hosts: list[str] = []
+    for value in values:
+        found = _address_hosts(value)
+        if found is None:
+            return None
+        hosts += found
+    return hosts
+
+
+def _socket_hosts(sock: socket.socket) -> list[str] | None:
+    if getattr(sock.family, "name", "") == "AF_UNIX":
+        return []
+    try:
+        return [str(sock.getsockname()[0])]  # an unbound socket says 0.0.0.0: refused, rightly
+    except OSError:
+        return None
+
+
+def _fd_hosts(fd: str) -> list[str] | None:
+    """The address of an inherited socket, by its file descriptor (kept open)."""
+    import socket
+
+    try:
+        sock = socket.socket(fileno=int(fd))
+    except (ValueError, OSError):
+        return None
+    try:
+        return _socket_hosts(sock)
+    finally:
+        sock.detach()
 
 
 def require(module: str, extra: str) -> Any:
@@ -257,30 +462,23 @@ def run_with_reloader(watch: Iterable[str]) -> None:
 
 
 @register_server("wsgiref")
-def serve_wsgiref(app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False) -> None:
-    """The standard library's server, one thread per request: for development."""
-    import socket
-    from socketserver import ThreadingMixIn
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+def serve_wsgiref(
+    app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False, timeout: float = 10.0
+) -> None:
+    """The development server (:mod:`microweb.devserver`, on wsgiref): one thread per connection.
 
-    class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-        daemon_threads = True
-        # socketserver's default listen queue is 5: with 64 clients connecting at once the kernel
-        # dropped the rest, so some waited 1 to 3 s for a retry and others were reset. Let the
-        # system's limit (net.core.somaxconn) decide instead.
-        request_queue_size = socket.SOMAXCONN
-
-    class Handler(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            if not quiet:
-                super().log_message(format, *args)
+    A client silent for ``timeout`` seconds, or that takes longer to send its
+    request head, is dropped. ``quiet`` logs no request lines.
+    """
+    from .devserver import WARNING, DevServer
 
     try:
-        httpd = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=Handler)
+        httpd = DevServer((host, port), app, timeout=timeout, quiet=quiet)
     except OSError as exc:  # port taken, or an address this machine does not have
         raise SystemExit(f"microweb: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     with httpd:
         shown_host = f"[{host}]" if ":" in host else host
+        print(WARNING, file=sys.stderr)
         print(
             f" * microweb serving on http://{shown_host}:{httpd.server_port}{getattr(app, 'prefix', '')}/"
             " (Ctrl+C to stop)",

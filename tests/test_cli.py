@@ -16,11 +16,20 @@ from gateways.harness import end, free_port
 from microweb.cli import main
 
 APP_SOURCE = """
+from werkzeug.debug import DebuggedApplication
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
+
 from microweb import App
 
 app = App(__name__)
 debug_app = App(__name__, debug=True)
 NOT_AN_APP = 42
+proxied_debug_app = ProxyFix(debug_app)
+dispatched_debug_app = DispatcherMiddleware(App(__name__), {"/debug": debug_app})
+werkzeug_debugger = App(__name__)
+werkzeug_debugger.wsgi_app = ProxyFix(DebuggedApplication(werkzeug_debugger.wsgi_app))
+proxied = ProxyFix(App(__name__))
 
 
 @app.get("/")
@@ -171,6 +180,25 @@ def test_debug_on_a_reachable_host_is_one_clear_line_and_status_2(
     assert out == "" and err.count("\n") == 1
     assert err.startswith("microweb: error: debug mode shows tracebacks to anyone who can reach ")
     assert "--allow-remote-debug" in err
+
+
+@pytest.mark.parametrize("target", ["proxied_debug_app", "dispatched_debug_app", "werkzeug_debugger"])
+def test_debug_mode_behind_middleware_on_a_reachable_host_is_status_2(
+    project: Path, recorder: dict[str, Any], capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    assert main(["run", f"cliapp:{target}", "--host", "0.0.0.0", "--server", "test-recorder"]) == 2
+    assert recorder == {}
+    err = capsys.readouterr().err
+    assert err.startswith("microweb: error: debug mode shows tracebacks to anyone who can reach '0.0.0.0'")
+    assert main(["run", f"cliapp:{target}", "--server", "test-recorder"]) == 0  # on loopback: served
+
+
+def test_debug_flag_reaches_the_app_inside_a_wrapped_target(project: Path, recorder: dict[str, Any]) -> None:
+    assert main(["run", "cliapp:proxied", "--debug", "--server", "test-recorder"]) == 0
+    assert recorder["app"].app.debug  # the App behind ProxyFix shows tracebacks, as --debug asks
+    recorder.clear()
+    assert main(["run", "cliapp:proxied", "--debug", "--host", "0.0.0.0", "--server", "test-recorder"]) == 2
+    assert recorder == {}
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])

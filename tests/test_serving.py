@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from wsgiref.util import setup_testing_defaults
@@ -171,8 +171,190 @@ def test_debug_check_comes_before_the_reloader(monkeypatch: pytest.MonkeyPatch) 
 
 def test_no_tcp_address_no_debug_host_check(recorder: dict[str, Any]) -> None:
     # A unix socket (FastCGI, SCGI) is reached through the web server in front, as CGI is.
-    run(App(__name__, debug=True), "test-recorder", host="0.0.0.0", socket="/run/app.sock")
+    run(App(__name__, debug=True), "test-recorder", socket="/run/app.sock")
     assert recorder["socket"] == "/run/app.sock"
+    with pytest.raises(UnsafeDebugHost):  # but a host given with it is still one the server may use
+        run(App(__name__, debug=True), "test-recorder", host="0.0.0.0", socket="/run/app.sock")
+
+
+# The addresses a server really listens on: options other than host= that name one.
+REACHABLE_OPTIONS = [
+    {"bind": ["0.0.0.0:8000"]},  # gunicorn, as the README shows its settings
+    {"bind": "0.0.0.0:8000"},
+    {"bind": ["127.0.0.1:8000", "[::]:8001"]},
+    {"bind": ":8000"},
+    {"bind": "tcp://192.168.1.10:80"},
+    {"listen": "0.0.0.0:8080"},  # waitress
+    {"listen": "127.0.0.1:8080 [::]:8080"},
+    {"listen": ["*:8080"]},
+    {"socket": ":3031"},  # uWSGI: a TCP address, not a path
+    {"http": "0.0.0.0:8080"},
+    {"http_socket": "10.0.0.1:9000"},
+    {"address": "0.0.0.0"},  # Granian
+    {"bindAddress": ("0.0.0.0", 9000)},  # flup
+    {"bind": "fd://0"},  # not a socket: what it listens on cannot be read
+    {"bind": 8000},
+]
+LOOPBACK_OPTIONS = [
+    {"bind": ["127.0.0.1:8000", "[::1]:8001", "localhost:8002"]},
+    {"bind": "unix:/run/app.sock"},
+    {"listen": "127.0.0.1:8080 [::1]:8080"},
+    {"socket": "/run/app.sock"},
+    {"socket": "app.sock"},
+    {"unix_socket": "/run/waitress.sock"},
+    {"address": "127.0.0.1"},
+    {"http": "127.0.0.1:8080"},
+]
+
+
+@pytest.mark.parametrize("options", REACHABLE_OPTIONS, ids=repr)
+def test_debug_is_refused_on_any_address_an_option_names(recorder: dict[str, Any], options: dict[str, Any]) -> None:
+    with pytest.raises(UnsafeDebugHost, match="allow_remote_debug=True"):
+        App(__name__).run(server="test-recorder", debug=True, **options)
+    assert recorder == {}
+    App(__name__).run(server="test-recorder", debug=True, allow_remote_debug=True, **options)
+    assert recorder["app"].debug
+    recorder.clear()
+    App(__name__).run(server="test-recorder", **options)  # without debug mode: served
+    assert set(options) <= set(recorder)
+
+
+@pytest.mark.parametrize("options", LOOPBACK_OPTIONS, ids=repr)
+def test_debug_is_served_when_every_address_is_loopback(recorder: dict[str, Any], options: dict[str, Any]) -> None:
+    App(__name__).run(server="test-recorder", debug=True, **options)
+    assert recorder["app"].debug
+
+
+def test_debug_is_refused_on_sockets_that_are_not_loopback(recorder: dict[str, Any]) -> None:
+    import socket
+
+    with socket.socket() as unbound, socket.create_server(("127.0.0.1", 0)) as bound:
+        with pytest.raises(UnsafeDebugHost):  # an unbound socket would listen on 0.0.0.0
+            App(__name__).run(server="test-recorder", debug=True, sockets=[bound, unbound])
+        with pytest.raises(UnsafeDebugHost):
+            App(__name__).run(server="test-recorder", debug=True, bind=f"fd://{unbound.fileno()}")
+        App(__name__).run(server="test-recorder", debug=True, sockets=[bound], bind=f"fd://{bound.fileno()}")
+        assert recorder["sockets"] == [bound]
+        assert bound.getsockname()[0] == "127.0.0.1"  # the fd was looked at, not closed
+
+
+def _debug_app() -> App:
+    app = App(__name__, debug=True)
+    app.add_route("/", lambda: 1 / 0, endpoint="crash")
+    return app
+
+
+def _wrapped_in_werkzeugs_debugger() -> App:
+    from werkzeug.debug import DebuggedApplication
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app = App(__name__)
+    app.wsgi_app = ProxyFix(DebuggedApplication(app.wsgi_app, evalex=True), x_for=1)  # type: ignore[assignment]
+    return app
+
+
+def _middleware_function(app: Any) -> Any:
+    def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+        return app(environ, start_response)
+
+    return middleware
+
+
+class Chooser:
+    """Middleware of one's own: it keeps its apps in a list, under a name no one else uses."""
+
+    def __init__(self, choices: list[Any]) -> None:
+        self.choices = choices
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.choices[len(environ["PATH_INFO"]) % 2](environ, start_response)
+
+
+def _wrappings() -> dict[str, Callable[[Any], Any]]:
+    import functools
+
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.middleware.proxy_fix import ProxyFix
+    from werkzeug.middleware.shared_data import SharedDataMiddleware
+
+    def mounted_in_an_app(inner: Any) -> App:
+        outer = App(__name__)
+        outer.mount("/inner", inner)
+        return outer
+
+    def wsgi_app_wrapped(inner: Any) -> App:
+        outer = App(__name__)
+        outer.wsgi_app = ProxyFix(DispatcherMiddleware(outer.wsgi_app, {"/inner": inner}))  # type: ignore[assignment]
+        return outer
+
+    return {
+        "ProxyFix": lambda inner: ProxyFix(inner, x_for=1, x_proto=1),
+        "DispatcherMiddleware": lambda inner: DispatcherMiddleware(paths_app, {"/debug": inner}),
+        "ProxyFix(DispatcherMiddleware)": lambda inner: ProxyFix(DispatcherMiddleware(paths_app, {"/d": inner})),
+        "SharedDataMiddleware": lambda inner: SharedDataMiddleware(inner, {"/static": "/nonexistent"}),
+        "App.mount": mounted_in_an_app,
+        "app.wsgi_app wrapped": wsgi_app_wrapped,
+        "PrefixMiddleware": lambda inner: PrefixMiddleware(inner, "/app"),
+        "for_mod_python": for_mod_python,
+        "a closure": _middleware_function,
+        "functools.partial": lambda inner: functools.partial(lambda app, e, s: app(e, s), inner),
+        "a list of apps": lambda inner: Chooser([paths_app, inner]),
+        "three layers": lambda inner: ProxyFix(_middleware_function(PrefixMiddleware(ProxyFix(inner), "/a"))),
+    }
+
+
+WRAPPINGS = sorted(_wrappings())
+
+
+@pytest.mark.parametrize("wrapping", WRAPPINGS)
+@pytest.mark.parametrize("inner", ["App(debug=True)", "DebuggedApplication", "wsgi_app=ProxyFix(DebuggedApplication)"])
+def test_debug_mode_behind_middleware_is_refused(recorder: dict[str, Any], wrapping: str, inner: str) -> None:
+    from werkzeug.debug import DebuggedApplication
+
+    debugging = {
+        "App(debug=True)": _debug_app,
+        "DebuggedApplication": lambda: DebuggedApplication(App(__name__)),
+        "wsgi_app=ProxyFix(DebuggedApplication)": _wrapped_in_werkzeugs_debugger,
+    }[inner]()
+    served = _wrappings()[wrapping](debugging)
+    with pytest.raises(UnsafeDebugHost):
+        run(served, "test-recorder", host="0.0.0.0")
+    with pytest.raises(UnsafeDebugHost):
+        run(served, "test-recorder", bind=["0.0.0.0:8000"])
+    assert recorder == {}
+    run(served, "test-recorder", host="127.0.0.1")
+    assert recorder["app"] is served
+    recorder.clear()
+    run(served, "test-recorder", host="0.0.0.0", allow_remote_debug=True)
+    assert recorder["app"] is served
+
+
+@pytest.mark.parametrize("wrapping", WRAPPINGS)
+def test_middleware_around_an_app_without_debug_is_served_anywhere(recorder: dict[str, Any], wrapping: str) -> None:
+    served = _wrappings()[wrapping](App(__name__))
+    run(served, "test-recorder", host="0.0.0.0")
+    assert recorder["app"] is served
+
+
+def test_the_walk_ends_on_cycles_and_on_odd_objects(recorder: dict[str, Any]) -> None:
+    from werkzeug.local import LocalProxy
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    class Loop:
+        def __init__(self) -> None:
+            self.app: Any = self
+            self.proxy = LocalProxy(lambda: 1 / 0)  # fails whenever it is looked into
+            self.other = [self, {"again": self}]
+
+        def __call__(self, environ: Any, start_response: Any) -> Any:
+            raise AssertionError("not called by the check")
+
+    loop = Loop()
+    run(ProxyFix(loop), "test-recorder", host="0.0.0.0")
+    assert recorder["app"].app is loop
+    loop.other.append(_debug_app())
+    with pytest.raises(UnsafeDebugHost):
+        run(ProxyFix(loop), "test-recorder", host="0.0.0.0")
 
 
 # ---------------------------------------------------------------- the prefix mount
