@@ -36,6 +36,7 @@ from .http import (
     check_headers,
     check_trusted_host,
     header_problem,
+    is_loopback,
     normalise_prefix,
     quote_unsafe_in_url,
     split_prefix,
@@ -113,6 +114,7 @@ class App:
         self.root_path = _module_dir(import_name)
         self.config: dict[str, Any] = {
             "DEBUG": debug,
+            "DEBUG_REMOTE": False,
             "SECRET_KEY": secret_key,
             "MAX_CONTENT_LENGTH": max_content_length,
             "MAX_FORM_MEMORY_SIZE": 500_000,
@@ -143,7 +145,8 @@ class App:
         self._explicit_head: dict[str, str] = {}  # rule -> endpoint of a view registered for HEAD
         self._no_auto_options: set[str] = set()
         self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
-        self._mounts: list[tuple[str, WSGIApplication]] = []
+        #: ``(prefix, app)`` of every :meth:`mount`, longest prefix first.
+        self.mounts: list[tuple[str, WSGIApplication]] = []
         self._session_cookie: SessionCookie | None = None
         self.static_folder: str | None = None
         if static_folder is not None:
@@ -260,13 +263,13 @@ class App:
 
     def mount(self, prefix: str, wsgi_app: WSGIApplication) -> None:
         """Send requests under ``prefix`` to another WSGI app, moving the prefix to SCRIPT_NAME."""
-        self._mounts.append((normalise_prefix(prefix) or "/", wsgi_app))
-        self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
+        self.mounts.append((normalise_prefix(prefix) or "/", wsgi_app))
+        self.mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
 
     def _mounted(self, environ: WSGIEnvironment) -> WSGIApplication | None:
         """The mounted app for this request (its prefix moved to SCRIPT_NAME), or None for this app."""
         path = environ.get("PATH_INFO", "")
-        for prefix, wsgi_app in self._mounts:
+        for prefix, wsgi_app in self.mounts:
             rest = split_prefix(path, prefix)
             if rest is not None:
                 environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
@@ -325,7 +328,7 @@ class App:
         Wrap it for middleware: ``app.wsgi_app = Middleware(app.wsgi_app)``. Requests
         under a :meth:`mount` prefix go to the mounted app instead.
         """
-        mounted = self._mounted(environ) if self._mounts else None
+        mounted = self._mounted(environ) if self.mounts else None
         if mounted is not None:
             return mounted(environ, start_response)
         ctx = self.request_context(environ)
@@ -527,6 +530,19 @@ class App:
             logger.error("Exception while handling an error on %s", ctx.describe(), exc_info=handler_exc)
             return self.error_page(InternalServerError(original_exception=handler_exc))
 
+    def shows_tracebacks(self, environ: WSGIEnvironment) -> bool:
+        """Whether a 500 page for this request shows the traceback: in debug mode, to loopback clients only.
+
+        A second line behind the debug-host check of :meth:`run`, which cannot see servers
+        started without it (``gunicorn mod:app``, mod_wsgi): a client at another address
+        gets the production page unless ``config["DEBUG_REMOTE"]`` is true. No address
+        at all (a test client, a unix socket) counts as this machine.
+        """
+        if not self.debug:
+            return False
+        address = environ.get("REMOTE_ADDR")
+        return not address or is_loopback(address) or bool(self.config["DEBUG_REMOTE"])
+
     def error_handler_for(self, exc: BaseException) -> ErrorHandler | None:
         """The handler registered for ``exc``'s status code, else for the closest class in its MRO."""
         handlers = self.error_handlers
@@ -546,8 +562,9 @@ class App:
         code) is made once per class and reused.
         """
         environ = current_context().environ
-        if isinstance(exc, InternalServerError) and self.debug and exc.original_exception is not None:
-            trace = "".join(traceback.format_exception(exc.original_exception))
+        original = exc.original_exception if isinstance(exc, InternalServerError) else None
+        if original is not None and self.shows_tracebacks(environ):
+            trace = "".join(traceback.format_exception(original))
             page = (
                 "<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>\n"
                 f"<pre>{html.escape(trace)}</pre>\n"

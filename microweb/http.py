@@ -6,6 +6,7 @@ the request context and the server adapters share one definition of each rule.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -19,6 +20,7 @@ __all__ = [
     "check_trusted_host",
     "escape_for_log",
     "header_problem",
+    "is_loopback",
     "is_uri",
     "quote_unsafe_in_url",
     "describe_request",
@@ -157,3 +159,15 @@ def normalise_prefix(prefix: str) -> str:
     """``app/``, ``/app`` and ``/app/`` as ``/app``; the root as the empty string."""
     stripped = prefix.strip("/")
     return "/" + stripped if stripped else ""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine: ``localhost``, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False  # any other name may resolve to an address others can reach
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import ipaddress
 import os
 import shlex
 import sys
@@ -19,6 +18,8 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote_to_bytes
+
+from .http import is_loopback
 
 if TYPE_CHECKING:
     import socket
@@ -75,6 +76,9 @@ def run(
         raise ValueError(f"Unknown server {server!r}; choose one of: {', '.join(sorted(SERVERS))}") from None
     if server != "cgi":  # CGI is reached only through the web server that runs it
         check_debug_host(app, listen_hosts(options), allow_remote_debug=allow_remote_debug)
+    if allow_remote_debug:  # meant: the debug pages go to clients at other addresses too
+        for inner in microweb_apps(app):
+            inner.config["DEBUG_REMOTE"] = True
     try:
         if reload and not os.environ.get(RELOADER_ENV):
             run_with_reloader(watch=[_app_dir(app), os.getcwd()])
@@ -85,18 +89,6 @@ def run(
     except ServerMissing as exc:
         # One line, no traceback: the fix is an install command, not a code change.
         raise SystemExit(f"microweb: {exc}") from None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is only reachable from this machine: ``localhost``, 127.0.0.0/8 or ::1."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False  # any other name may resolve to an address others can reach
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def _debugging(app: object) -> bool:
@@ -165,7 +157,7 @@ def _behind(obj: Any) -> list[object]:
 
     kind = type(obj)  # not isinstance: a proxy (werkzeug's LocalProxy) fails when asked for its __class__
     if issubclass(kind, App):
-        return [getattr(obj, "wsgi_app", None), *(mounted for _, mounted in getattr(obj, "_mounts", ()))]
+        return [getattr(obj, "wsgi_app", None), *(mounted for _, mounted in getattr(obj, "mounts", ()))]
     if issubclass(kind, dict):
         return _servable(obj.values())
     if issubclass(kind, (list, tuple, set, frozenset)):

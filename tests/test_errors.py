@@ -299,3 +299,20 @@ def test_werkzeug_debugger_is_never_imported() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["500", "False"], done.stderr
+
+
+def test_the_debug_page_goes_to_loopback_clients_only() -> None:
+    # A second line behind the debug-host check: servers started without run() (gunicorn mod:app) skip that.
+    app = App(__name__, debug=True)
+
+    def crash() -> str:
+        raise ValueError("hunter2")
+
+    app.add_route("/crash", crash, endpoint="crash")
+    client = app.test_client()
+    remote = client.get("/crash", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert remote.status_code == 500 and b"hunter2" not in remote.data and b"Traceback" not in remote.data
+    for address in ["127.0.0.1", "127.8.9.10", "::1"]:
+        assert b"hunter2" in client.get("/crash", environ_base={"REMOTE_ADDR": address}).data
+    app.config["DEBUG_REMOTE"] = True  # what run(allow_remote_debug=True) sets
+    assert b"hunter2" in client.get("/crash", environ_base={"REMOTE_ADDR": "192.0.2.7"}).data
