@@ -380,8 +380,8 @@ def _uwsgi_http(ctx: Ctx, name: str, drop: str = "") -> Iterator[Gateway]:
     binary = _uwsgi()
     port = free_port()
     ini = render("uwsgi-http.ini", ctx.g / "uwsgi.ini", VENV=sys.prefix, APPDIR=str(ctx.appdir), PORT=str(port))
-    if drop:  # a variant without one of the settings, to show what it is for
-        ini.write_text("".join(line for line in ini.read_text().splitlines(True) if not line.startswith(drop)))
+    if drop:
+        _drop(ini, drop)
     server = ServerProcess("uwsgi", [str(binary), "--ini", str(ini)], ctx.log("uwsgi"), SERVER_ENV)
     with running((server, port)):
         yield Gateway(name, port, "", {"uwsgi": True, "multithread": True}, str(binary), ctx.log("uwsgi"))
@@ -398,16 +398,32 @@ def gw_uwsgi_http_default_buffer(ctx: Ctx) -> Iterator[Gateway]:
     yield from _uwsgi_http(ctx, "uwsgi-http-default-buffer", drop="buffer-size")
 
 
-@contextlib.contextmanager
-def gw_nginx_uwsgi(ctx: Ctx) -> Iterator[Gateway]:
+def _drop(conf: Path, setting: str) -> None:
+    """Take ``setting`` out of a rendered config: a variant that shows what the setting is for."""
+    conf.write_text("".join(line for line in conf.read_text().splitlines(True) if not line.startswith(setting)))
+
+
+def _nginx_uwsgi(ctx: Ctx, name: str, drop: str = "") -> Iterator[Gateway]:
     binary = _uwsgi()
     sock = ctx.g / "run/uwsgi.sock"
     sock.parent.mkdir(parents=True, exist_ok=True)
     ini = render("uwsgi-socket.ini", ctx.g / "uwsgi.ini", VENV=sys.prefix, APPDIR=str(ctx.appdir), G=str(ctx.g))
+    if drop:
+        _drop(ini, drop)
     backend = ServerProcess("uwsgi", [str(binary), "--ini", str(ini)], ctx.log("uwsgi"), SERVER_ENV)
     nginx, port = _nginx(ctx, "nginx-uwsgi.conf", 0)
     with running((backend, sock), (nginx, port)):
-        yield Gateway("nginx-uwsgi", port, "nginx", {"uwsgi": True}, log=ctx.log("uwsgi"))
+        yield Gateway(name, port, "nginx", {"uwsgi": True}, log=ctx.log("uwsgi"))
+
+
+@contextlib.contextmanager
+def gw_nginx_uwsgi(ctx: Ctx) -> Iterator[Gateway]:
+    yield from _nginx_uwsgi(ctx, "nginx-uwsgi")
+
+
+@contextlib.contextmanager
+def gw_nginx_uwsgi_default_buffer(ctx: Ctx) -> Iterator[Gateway]:
+    yield from _nginx_uwsgi(ctx, "nginx-uwsgi-default-buffer", drop="buffer-size")
 
 
 @contextlib.contextmanager
@@ -443,6 +459,7 @@ GATEWAYS: dict[str, Callable[[Ctx], contextlib.AbstractContextManager[Gateway]]]
 EXTRA_GATEWAYS = {
     "mod_python-unwrapped": gw_mod_python_unwrapped,
     "uwsgi-http-default-buffer": gw_uwsgi_http_default_buffer,
+    "nginx-uwsgi-default-buffer": gw_nginx_uwsgi_default_buffer,
 }
 
 
@@ -649,12 +666,24 @@ def test_uwsgi_default_buffer_drops_a_big_cookie(gw: Gateway) -> None:
     assert call(gw, "GET", "/app/env", headers={"Cookie": "big=small"}).json()["cookie_size"] == 5
     with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
         call(gw, "GET", "/app/env", headers=BIG_COOKIE)
+    assert_logged(gw, "invalid HTTP request size (max 4096)")
+
+
+@pytest.mark.parametrize("gw", ["nginx-uwsgi-default-buffer"], indirect=True)
+def test_uwsgi_default_buffer_behind_nginx_is_a_502(gw: Gateway) -> None:
+    assert call(gw, "GET", "/app/env", headers={"Cookie": "big=small"}).json()["cookie_size"] == 5
+    assert call(gw, "GET", "/app/env", headers=BIG_COOKIE).status == 502
+    assert_logged(gw, "invalid request block size")
+
+
+def assert_logged(gw: Gateway, text: str) -> None:
+    """``text`` is in the gateway's log (polled: the line may land just after the answer; bounded, 5 s)."""
     assert gw.log is not None
-    for _ in range(100):  # the log line may land just after the connection closed (bounded: 5 s)
-        if "invalid HTTP request size (max 4096)" in gw.log.read_text(errors="replace"):
-            break
+    for _ in range(100):
+        if text in gw.log.read_text(errors="replace"):
+            return
         time.sleep(0.05)
-    assert "invalid HTTP request size (max 4096)" in gw.log.read_text(errors="replace")
+    assert text in gw.log.read_text(errors="replace")
 
 
 def test_harness_stops_what_the_server_left_behind(tmp_path: Path) -> None:
