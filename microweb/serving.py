@@ -259,6 +259,19 @@ def main_options(server: str) -> str:
     return MAIN_OPTIONS.get(server) or ", ".join(_signature_table(SERVERS[server])[0]) or "none"
 
 
+def _check_free(host: str, port: int) -> None:
+    """Fail in one line if ``host:port`` cannot be listened on, before a server that says so in a traceback."""
+    import socket as sockets
+
+    family = sockets.AF_INET6 if ":" in host else sockets.AF_INET
+    try:
+        with sockets.create_server((host.strip("[]"), port), family=family):
+            pass
+    except OSError as exc:  # create_server adds the address to strerror: name only the cause
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise SystemExit(f"microweb: cannot listen on {host}:{port}: {reason}") from None
+
+
 def _announce(server: str, where: str) -> None:
     """The start-up line: what is served where, on stderr."""
     print(f" * microweb serving {where} with {server} (Ctrl+C to stop)", file=sys.stderr, flush=True)
@@ -604,6 +617,7 @@ def serve_gunicorn(app: WSGIApplication, host: str = "127.0.0.1", port: int = 80
     """gunicorn, pre-forking (POSIX only); options are its settings, e.g. ``workers=2, worker_class="gthread"``."""
     base = require("gunicorn.app.base", "gunicorn")
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    _check_free(host, port)  # gunicorn would retry for 5 s and log a line per try
     url = _http_url(app, host, port)
 
     def load_config(self: Any) -> None:
@@ -665,6 +679,7 @@ def serve_granian(app: WSGIApplication, host: str = "127.0.0.1", port: int = 800
     if "threads" in options:
         options["blocking_threads"] = options.pop("threads")
     server = granian.Granian("microweb", address=host, port=port, interface=interfaces.WSGI, **options)
+    _check_free(host, port)  # Granian's own failure is a RuntimeError traceback
     _announce("granian", _http_url(app, host, port))
     # The app object itself, not an import string: each forked worker already has it in memory.
     server.serve(target_loader=lambda target: app)

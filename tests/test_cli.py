@@ -145,10 +145,12 @@ def test_run_serves_with_a_startup_line_and_request_log(project: Path) -> None:
 
 
 @pytest.mark.slow
-def test_port_in_use_is_one_clear_line(project: Path) -> None:
+@pytest.mark.parametrize("server", ["wsgiref", "waitress", "gunicorn", "granian"])
+def test_port_in_use_is_one_clear_line(project: Path, server: str) -> None:
+    pytest.importorskip(server if server != "wsgiref" else "wsgiref")
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--port", str(port)]
+        argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--port", str(port), "--server", server]
         done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert done.stderr == f"microweb: cannot listen on 127.0.0.1:{port}: Address already in use\n"
