@@ -156,6 +156,8 @@ def test_granian_options_are_its_arguments() -> None:
         parse_server_options("granian", {"http": "3"})
     with pytest.raises(BadServerOption, match="'granian' server takes no option 'interface'"):
         parse_server_options("granian", {"interface": "asgi"})  # microweb serves WSGI
+    with pytest.raises(BadServerOption, match="'granian' server takes no option 'url-path-prefix'"):
+        parse_server_options("granian", {"url-path-prefix": "/app"})  # it mangles paths: use prefix=
 
 
 def test_an_adapter_can_bring_its_own_option_parser(recorder: dict[str, Any]) -> None:
