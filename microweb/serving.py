@@ -267,8 +267,8 @@ def _check_free(host: str, port: int) -> None:
     try:
         with sockets.create_server((host.strip("[]"), port), family=family):
             pass
-    except OSError as exc:  # create_server adds the address to strerror: name only the cause
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    except OSError as exc:  # create_server adds "(while attempting to bind on address ...)": the line has it
+        reason = str(exc.strerror or exc).split(" (while attempting", 1)[0]
         raise SystemExit(f"microweb: cannot listen on {host}:{port}: {reason}") from None
 
 
