@@ -223,7 +223,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         (["--server", "fastcgi", "--socket", "/no/such/dir/app.sock"], "the folder of '/no/such/dir/app.sock'"),
         (["-o", "quiet"], "argument -o/--option: 'quiet' is not NAME=VALUE"),
         (["-o", "quiet=maybe"], "the 'wsgiref' server refuses quiet='maybe': not a boolean"),
-        (["--threads", "4"], "the 'wsgiref' server takes no option 'threads'; it takes: quiet"),
+        (["--threads", "4"], "the 'wsgiref' server takes no option 'threads'; it takes: "),
         (["--server", "waitress", "--workers", "2"], "the 'waitress' server takes no option 'workers'; it takes:"),
         (["--server", "gunicorn", "-o", "wrkers=2"], "no option 'wrkers' (did you mean workers?)"),
         (["--server", "gunicorn", "-o", "workers=0"], "workers must be 1 or more, not 0"),
