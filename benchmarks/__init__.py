@@ -2,6 +2,6 @@
 
 Parts: per-request overhead against the peers (``requests``), route-table
 scaling (``routing``), CGI cold start and import time (``coldstart``),
-``wrk`` under gunicorn (``e2e``) and memory (``memory``). Results go to
+``wrk`` under gunicorn and Granian (``e2e``) and memory (``memory``). Results go to
 ``benchmarks/results/`` as JSON, a Markdown report and a PNG chart.
 """

@@ -1,9 +1,10 @@
-"""Part 4: end to end, ``wrk`` against gunicorn serving each framework on 127.0.0.1.
+"""Part 4: end to end, ``wrk`` against gunicorn and against Granian serving each framework on 127.0.0.1.
 
-One sync worker (gunicorn's default worker class) per framework, one ``wrk``
-thread with a few connections, each view for a bounded number of seconds.
-Requests per second count only as a ratio to the raw WSGI app under the same
-server in the same run.
+Under gunicorn, one sync worker (its default worker class) per framework; under
+Granian (a server written in Rust), one worker process with its default threads,
+for raw WSGI, microweb, Falcon and Flask. One ``wrk`` thread with a few
+connections, each view for a bounded number of seconds. Requests per second
+count only as a ratio to the raw WSGI app under the same server in the same run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import urllib.request
 from typing import Any
 
 VIEWS = {"hello": "/", "param_json": "/users/42"}
+#: The frameworks served under Granian: the floor, microweb and its two closest peers.
+GRANIAN_FRAMEWORKS = ["raw", "microweb", "falcon", "flask"]
 
 
 def _free_port() -> int:
@@ -52,27 +55,28 @@ def _wrk(url: str, duration: int) -> float:
     return float(match.group(1))
 
 
-def _serve(name: str, duration: int) -> dict[str, float]:
-    """Start gunicorn for ``name``, run wrk on each view, stop gunicorn."""
+def _command(server: str, port: int) -> list[str]:
+    if server == "granian":
+        return [
+            sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "benchmarks.serve:app",
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "gunicorn", "--workers", "1",
+        "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "benchmarks.serve:app",
+    ]  # fmt: skip
+
+
+def _serve(name: str, duration: int, server: str = "gunicorn") -> dict[str, float]:
+    """Start ``server`` for framework ``name``, run wrk on each view, stop the server."""
     port = _free_port()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, BENCH_FRAMEWORK=name, PYTHONPATH=root, PYTHONWARNINGS="ignore")
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        "1",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "benchmarks.serve:app",
-    ]
+    command = _command(server, port)
     proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         if not _wait_listening(port, proc):
-            raise RuntimeError(f"gunicorn did not start: {proc.stderr.read(300) if proc.stderr else b''!r}")
+            raise RuntimeError(f"{server} did not start: {proc.stderr.read(300) if proc.stderr else b''!r}")
         for path in VIEWS.values():  # warm-up: Bottle and Falcon compile 1,000 routes on the first request
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=120) as answer:
                 answer.read()
@@ -85,31 +89,44 @@ def _serve(name: str, duration: int) -> dict[str, float]:
             proc.kill()
 
 
-def run(quick: bool = False, names: list[str] | None = None, log: Any = print) -> dict[str, Any]:
-    """Every framework under gunicorn, every view; the results as JSON-ready data."""
+def _rounds(
+    server: str, names: list[str], duration: int, rounds: int, log: Any
+) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Every framework in ``names`` under ``server``, best of ``rounds``: (req/s by framework and view, missing)."""
     from . import apps as frameworks
 
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
-    started = time.perf_counter()
-    duration, rounds = (1, 1) if quick else (3, 2)
     rps: dict[str, dict[str, float]] = {}
     missing: dict[str, str] = {}
     # Rounds over all frameworks, best round kept: a noise burst then spoils one round, not one framework.
     for _ in range(rounds):
-        for name in names or list(frameworks.FRAMEWORKS):
+        for name in names:
             if name in missing:
                 continue
             try:
                 frameworks.module(name)
-                got = _serve(name, duration)
+                got = _serve(name, duration, server)
             except (ImportError, RuntimeError) as exc:
                 missing[name] = str(exc)[:160]
                 continue
             best = rps.setdefault(name, {})
             for view, value in got.items():
                 best[view] = max(best.get(view, 0.0), value)
-            log(f"  {name}: " + "  ".join(f"{v} {r:,.0f}/s" for v, r in got.items()))
+            log(f"  {server} {name}: " + "  ".join(f"{v} {r:,.0f}/s" for v, r in got.items()))
+    return rps, missing
+
+
+def run(quick: bool = False, names: list[str] | None = None, log: Any = print) -> dict[str, Any]:
+    """Every framework under gunicorn, and the Granian ones under Granian; the results as JSON-ready data."""
+    from . import apps as frameworks
+
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    started = time.perf_counter()
+    duration, rounds = (1, 1) if quick else (3, 2)
+    chosen = names or list(frameworks.FRAMEWORKS)
+    rps, missing = _rounds("gunicorn", chosen, duration, rounds, log)
+    granian_names = [name for name in chosen if name in GRANIAN_FRAMEWORKS]
+    granian_rps, granian_missing = _rounds("granian", granian_names, duration, rounds, log)
     return {
         "server": "1 sync worker",
         "duration": duration,
@@ -117,5 +134,6 @@ def run(quick: bool = False, names: list[str] | None = None, log: Any = print) -
         "views": list(VIEWS),
         "rps": rps,
         "missing": missing,
+        "granian": {"server": "1 worker, its default threads", "rps": granian_rps, "missing": granian_missing},
         "seconds": round(time.perf_counter() - started, 1),
     }

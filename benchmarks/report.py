@@ -150,22 +150,31 @@ def memory_section(part: Results) -> list[str]:
     return lines
 
 
+def _e2e_table(rps: dict[str, dict[str, float]], views: list[str]) -> list[str]:
+    raw = rps.get("raw", {})
+    rows = [
+        [name] + [f"{_fmt(v.get(view), '', 0)} ({_fmt(_ratio(v.get(view), raw.get(view)), 'x', 2)})" for view in views]
+        for name, v in _ordered(rps)
+    ]
+    return _table(["framework", *(f"`{v}` req/s (÷ raw)" for v in views)], rows)
+
+
 def e2e_section(part: Results) -> list[str]:
-    """Requests per second under gunicorn, as a ratio to the raw app under the same server."""
+    """Requests per second under gunicorn (and Granian), as a ratio to the raw app under the same server."""
     lines = [
         f"## 4. End to end: `wrk` against gunicorn ({part['server']}), {part['duration']} s per view, "
         f"best of {part.get('rounds', 1)} rounds",
         "",
     ]
-    views = part["views"]
-    raw = part["rps"].get("raw", {})
-    rows = [
-        [name] + [f"{_fmt(v.get(view), '', 0)} ({_fmt(_ratio(v.get(view), raw.get(view)), 'x', 2)})" for view in views]
-        for name, v in _ordered(part["rps"])
-    ]
-    lines += _table(["framework", *(f"`{v}` req/s (÷ raw)" for v in views)], rows)
+    lines += _e2e_table(part["rps"], part["views"])
     if part.get("missing"):
         lines += ["", "Missing: " + ", ".join(f"{k} ({v})" for k, v in part["missing"].items())]
+    granian = part.get("granian")
+    if granian and granian["rps"]:
+        lines += ["", f"Under Granian ({granian['server']}), the same views, ÷ raw WSGI under Granian:", ""]
+        lines += _e2e_table(granian["rps"], part["views"])
+    if granian and granian.get("missing"):
+        lines += ["", "Missing under Granian: " + ", ".join(f"{k} ({v})" for k, v in granian["missing"].items())]
     return lines
 
 

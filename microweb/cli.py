@@ -7,9 +7,19 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from .serving import SERVERS, UnsafeDebugHost, microweb_apps, run
+from .serving import (
+    SERVERS,
+    BadServerOption,
+    NotACGIRequest,
+    ServerMissing,
+    UnsafeDebugHost,
+    main_options,
+    microweb_apps,
+    parse_server_options,
+    run,
+)
 
 
 class TargetError(Exception):
@@ -53,15 +63,82 @@ def _routes(app: Any) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad command line told in one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"microweb: error: {message} (see: {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number: use 1 to 65535")
+    return port
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count: use a whole number, 1 or more")
+    return count
+
+
+def _socket_path(text: str) -> str:
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} ({folder}) does not exist: create it first")
+    return text
+
+
+def _name_value(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (e.g. -o timeout=60)")
+    return name.strip(), value
+
+
+def _server_options_help() -> str:
+    width = max(map(len, SERVERS))
+    rows = [f"  {name.ljust(width)}  {main_options(name)}" for name in sorted(SERVERS)]
+    return "server options (--workers, --threads, -o NAME=VALUE), the main ones:\n" + "\n".join(rows)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="microweb", description="Run and inspect microweb (or any WSGI) apps.")
+    parser = _Parser(prog="microweb", description="Run and inspect microweb (or any WSGI) apps.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("run", help="serve an app", description="Serve MODULE:APP.")
+    serve = commands.add_parser(
+        "run",
+        help="serve an app",
+        description="Serve MODULE:APP.",
+        epilog=_server_options_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("target", metavar="MODULE:APP", help="e.g. hello:app or hello:create_app()")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on, 1 to 65535 (default 8000)")
     serve.add_argument("--server", default="wsgiref", choices=sorted(SERVERS), help="server adapter (default wsgiref)")
-    serve.add_argument("--socket", metavar="PATH", help="unix socket to listen on instead (fastcgi, scgi)")
+    serve.add_argument(
+        "--socket", type=_socket_path, metavar="PATH", help="unix socket to listen on instead (fastcgi, scgi)"
+    )
+    serve.add_argument("--workers", type=_count, metavar="N", help="worker processes (gunicorn, granian)")
+    serve.add_argument("--threads", type=_count, metavar="N", help="threads per worker (gunicorn, waitress, granian)")
+    serve.add_argument(
+        "-o",
+        "--option",
+        dest="options",
+        type=_name_value,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other option of the server, checked by its adapter (repeatable)",
+    )
     serve.add_argument("--prefix", metavar="PATH", help="serve the app under this path, e.g. /app")
     serve.add_argument("--debug", action="store_true", help="show tracebacks on error pages (development only)")
     serve.add_argument("--reload", action="store_true", help="restart when a .py file of the app changes")
@@ -78,31 +155,48 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The --socket, --workers, --threads and -o values, checked and converted by the chosen adapter."""
+    raw = dict(args.options)
+    for name in ("socket", "workers", "threads"):
+        value = getattr(args, name)
+        if value is not None:
+            raw[name] = str(value)
+    return parse_server_options(args.server, raw)
+
+
+def _serve(args: argparse.Namespace, app: Any, options: dict[str, Any]) -> None:
+    if args.debug:  # on the apps inside a wrapped target (ProxyFix(app)), or on the target itself
+        for debugged in microweb_apps(app) or [app]:
+            debugged.debug = True
+    run(
+        app,
+        args.server,
+        host=args.host,
+        port=args.port,
+        prefix=args.prefix,
+        reload=args.reload,
+        allow_remote_debug=args.allow_remote_debug,
+        **options,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``microweb`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
+        options = _server_options(args) if args.command == "run" else {}
         app = load_app(args.target)
         if args.command == "routes":
             print(_routes(app))
         elif args.command == "cgi":
             run(app, "cgi", prefix=args.prefix)
         else:
-            if args.debug:  # on the apps inside a wrapped target (ProxyFix(app)), or on the target itself
-                for debugged in microweb_apps(app) or [app]:
-                    debugged.debug = True
-            options = {"socket": args.socket} if args.socket else {}
-            run(
-                app,
-                args.server,
-                host=args.host,
-                port=args.port,
-                prefix=args.prefix,
-                reload=args.reload,
-                allow_remote_debug=args.allow_remote_debug,
-                **options,
-            )
-    except (TargetError, UnsafeDebugHost) as exc:
+            _serve(args, app, options)
+    except (TargetError, UnsafeDebugHost, BadServerOption, NotACGIRequest) as exc:
         print(f"microweb: error: {exc}", file=sys.stderr)
         return 2
+    except ServerMissing as exc:  # checking the options needed the server's package
+        print(f"microweb: {exc}", file=sys.stderr)
+        return 1
     return 0

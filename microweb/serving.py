@@ -9,13 +9,15 @@ package is one clear line naming the extra to install. Add your own with
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
+import inspect
 import os
 import shlex
 import sys
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote_to_bytes
 
@@ -30,6 +32,11 @@ if TYPE_CHECKING:
 
 ServerAdapter = Callable[..., None]
 SERVERS: dict[str, ServerAdapter] = {}
+#: Turns ``NAME=VALUE`` strings (``microweb run -o``) into a server's options, or raises :class:`BadServerOption`.
+OptionParser = Callable[[Mapping[str, str]], dict[str, Any]]
+OPTION_PARSERS: dict[str, OptionParser] = {}
+#: Each server's main options, as ``microweb run --help`` lists them.
+MAIN_OPTIONS: dict[str, str] = {}
 
 #: Set in the child process the reloader starts, so that it serves instead of watching.
 RELOADER_ENV = "MICROWEB_RELOADER_CHILD"
@@ -43,11 +50,30 @@ class UnsafeDebugHost(ValueError):
     """Debug mode on an address that other machines can reach, without ``allow_remote_debug``."""
 
 
-def register_server(name: str) -> Callable[[ServerAdapter], ServerAdapter]:
-    """Register ``adapter(app, host=..., port=..., **options)`` as server ``name``."""
+class BadServerOption(ValueError):
+    """An option the chosen server does not take, or a value it refuses."""
+
+
+class NotACGIRequest(RuntimeError):
+    """The CGI adapter was started without a CGI request in its environment (by hand, not by a web server)."""
+
+
+def register_server(
+    name: str, *, options: OptionParser | None = None, main: str = ""
+) -> Callable[[ServerAdapter], ServerAdapter]:
+    """Register ``adapter(app, host=..., port=..., **options)`` as server ``name``.
+
+    ``options`` checks and converts ``NAME=VALUE`` strings from the command
+    line (by default: the adapter's keyword parameters and their annotations);
+    ``main`` names the main ones for ``microweb run --help``.
+    """
 
     def decorator(adapter: ServerAdapter) -> ServerAdapter:
         SERVERS[name] = adapter
+        if options is not None:
+            OPTION_PARSERS[name] = options
+        if main:
+            MAIN_OPTIONS[name] = main
         return adapter
 
     return decorator
@@ -325,6 +351,134 @@ def require(module: str, extra: str) -> Any:
         raise
 
 
+# ---------------------------------------------------------------- server options from the command line
+
+#: Workers and threads come from the command line as counts: zero would serve nothing.
+_COUNTS = ("workers", "threads", "blocking_threads", "processes")
+
+
+def parse_server_options(server: str, raw: Mapping[str, str]) -> dict[str, Any]:
+    """Check and convert ``NAME=VALUE`` options for ``server``, as its adapter takes them.
+
+    Raises :class:`BadServerOption` (one line) for an option the adapter does
+    not take or a value it refuses, and :class:`ServerMissing` when checking
+    needs the server's package.
+    """
+    if not raw:
+        return {}
+    parser = OPTION_PARSERS.get(server) or _signature_parser(server, SERVERS[server])
+    options = parser(raw)
+    for key in _COUNTS:
+        value = options.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise BadServerOption(f"{key} must be 1 or more, not {value}")
+    return options
+
+
+def parse_options(
+    server: str,
+    table: Mapping[str, Callable[[str], Any]],
+    raw: Mapping[str, str],
+    *,
+    takes: str = "",
+    aliases: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Convert ``raw`` with ``table`` (option name -> converter); ``-`` in a name counts as ``_``.
+
+    ``takes`` replaces the list of names in the message for an unknown option.
+    """
+    options: dict[str, Any] = {}
+    for name, value in raw.items():
+        key = name.replace("-", "_")
+        key = (aliases or {}).get(key, key)
+        convert = table.get(key)
+        if convert is None:
+            close = difflib.get_close_matches(key, list(table), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            listed = takes or (", ".join(sorted(table)) if table else "none")
+            raise BadServerOption(f"the {server!r} server takes no option {name!r}{hint}; it takes: {listed}")
+        try:
+            options[key] = convert(value)
+        except (ValueError, TypeError, LookupError) as exc:
+            raise BadServerOption(f"the {server!r} server refuses {name}={value!r}: {exc}") from None
+    return options
+
+
+def boolean(text: str) -> bool:
+    """``true``/``yes``/``on``/``1`` or ``false``/``no``/``off``/``0``."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "on", "1"):
+        return True
+    if lowered in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("not a boolean: use true or false")
+
+
+def _octal(text: str) -> int:
+    return int(text, 8)
+
+
+def converter(annotation: Any, named: Mapping[str, Callable[[str], Any]] | None = None) -> Callable[[str], Any] | None:
+    """The converter for a parameter annotated ``annotation`` (a string or a type), or None if it has none."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    base = text.replace(" | None", "").replace("None | ", "").replace("Optional[", "").rstrip("]").strip()
+    known: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": boolean, "str": str, **(named or {})}
+    return known.get(base)
+
+
+def _signature_table(adapter: ServerAdapter) -> tuple[dict[str, Callable[[str], Any]], bool]:
+    """The adapter's keyword parameters (but host and port) with converters, and whether it takes ``**options``."""
+    table: dict[str, Callable[[str], Any]] = {}
+    open_ended = False
+    for index, param in enumerate(inspect.signature(adapter).parameters.values()):
+        if param.kind is param.VAR_KEYWORD:
+            open_ended = True
+        elif index and param.name not in ("host", "port") and param.kind is not param.VAR_POSITIONAL:
+            table[param.name] = converter(param.annotation) or str
+    return table, open_ended
+
+
+def _signature_parser(server: str, adapter: ServerAdapter) -> OptionParser:
+    """Options read from the adapter's signature; with ``**options``, any other name passes as a string."""
+    table, open_ended = _signature_table(adapter)
+
+    def parse(raw: Mapping[str, str]) -> dict[str, Any]:
+        if not open_ended:
+            return parse_options(server, table, raw)
+        known = {key: value for key, value in raw.items() if key.replace("-", "_") in table}
+        return {**{key.replace("-", "_"): value for key, value in raw.items()}, **parse_options(server, table, known)}
+
+    return parse
+
+
+def main_options(server: str) -> str:
+    """The main options of ``server``, for ``microweb run --help``."""
+    return MAIN_OPTIONS.get(server) or ", ".join(_signature_table(SERVERS[server])[0]) or "none"
+
+
+def _check_free(host: str, port: int) -> None:
+    """Fail in one line if ``host:port`` cannot be listened on, before a server that says so in a traceback."""
+    import socket as sockets
+
+    family = sockets.AF_INET6 if ":" in host else sockets.AF_INET
+    try:
+        with sockets.create_server((host.strip("[]"), port), family=family):
+            pass
+    except OSError as exc:  # create_server adds "(while attempting to bind on address ...)": the line has it
+        reason = str(exc.strerror or exc).split(" (while attempting", 1)[0]
+        raise SystemExit(f"microweb: cannot listen on {host}:{port}: {reason}") from None
+
+
+def _announce(server: str, where: str) -> None:
+    """The start-up line: what is served where, on stderr."""
+    print(f" * microweb serving {where} with {server} (Ctrl+C to stop)", file=sys.stderr, flush=True)
+
+
+def _http_url(app: WSGIApplication, host: str, port: int) -> str:
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"on http://{shown_host}:{port}{getattr(app, 'prefix', '')}/"
+
+
 # ---------------------------------------------------------------- the path the app sees
 
 
@@ -530,6 +684,12 @@ def serve_cgi(app: WSGIApplication, **_ignored: Any) -> None:
     """Answer the one request of this CGI process (the web server runs the script per request)."""
     from wsgiref.handlers import CGIHandler
 
+    if "REQUEST_METHOD" not in os.environ:  # started by hand: CGIHandler would fail with a KeyError
+        raise NotACGIRequest(
+            "no CGI request here (REQUEST_METHOD is not set): a web server must run this as a CGI script; "
+            "to serve the app yourself, use 'microweb run MODULE:APP'"
+        )
+
     def normalised(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         fix_cgi_paths(environ)
         return app(environ, start_response)
@@ -545,16 +705,33 @@ def serve_cgi(app: WSGIApplication, **_ignored: Any) -> None:
     body.drain()
 
 
+#: What flup's servers take besides the address: its thread pool's sizes, and the socket's umask.
+_FLUP_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "socket": str,
+    "umask": _octal,
+    "maxThreads": int,
+    "minSpare": int,
+    "maxSpare": int,
+}
+_FLUP_MAIN = "umask (octal, with --socket), maxThreads, minSpare, maxSpare"
+
+
+def _flup_options(server: str) -> OptionParser:
+    return lambda raw: parse_options(server, _FLUP_OPTIONS, raw)
+
+
 def _serve_flup(
     protocol: str, app: WSGIApplication, host: str, port: int, socket: str | None, umask: int | None, **options: Any
 ) -> None:
     server = require(f"flup.server.{protocol}", "fastcgi")
     options.setdefault("debug", False)  # never show tracebacks to clients
     bind = socket if socket else (host, port)
+    where = f"unix socket {socket}" if socket else f"{host}:{port}"
+    _announce("flup", f"{'FastCGI' if protocol == 'fcgi' else 'SCGI'} on {where} to the web server in front")
     server.WSGIServer(app, bindAddress=bind, umask=umask, **options).run()
 
 
-@register_server("fastcgi")
+@register_server("fastcgi", options=_flup_options("fastcgi"), main=_FLUP_MAIN)
 def serve_fastcgi(
     app: WSGIApplication,
     host: str = "127.0.0.1",
@@ -567,7 +744,7 @@ def serve_fastcgi(
     _serve_flup("fcgi", app, host, port, socket, umask, **options)
 
 
-@register_server("scgi")
+@register_server("scgi", options=_flup_options("scgi"), main=_FLUP_MAIN)
 def serve_scgi(
     app: WSGIApplication,
     host: str = "127.0.0.1",
@@ -580,20 +757,62 @@ def serve_scgi(
     _serve_flup("scgi", app, host, port, socket, umask, **options)
 
 
-@register_server("waitress")
+def _waitress_options(raw: Mapping[str, str]) -> dict[str, Any]:
+    adjustments = require("waitress.adjustments", "waitress").Adjustments
+    # Where to listen comes from --host/--port; the rest are waitress' own adjustments, with its converters.
+    fixed = ("host", "port", "listen", "sockets")
+    table = {name: convert for name, convert in adjustments._params if name not in fixed}
+    return parse_options("waitress", table, raw)
+
+
+@register_server(
+    "waitress",
+    options=_waitress_options,
+    main="threads, connection_limit, channel_timeout, url_scheme, trusted_proxy; any waitress adjustment",
+)
 def serve_waitress(app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
     """waitress, a production server in pure Python (``threads=4`` by default)."""
-    require("waitress", "waitress").serve(app, host=host, port=port, **options)
+    import logging
+
+    waitress = require("waitress", "waitress")
+    logging.basicConfig()  # as waitress.serve does: its warnings and the app's errors reach stderr
+    try:
+        server = waitress.create_server(app, host=host, port=port, **options)
+    except OSError as exc:
+        raise SystemExit(f"microweb: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    _announce("waitress", _http_url(app, host, getattr(server, "effective_port", port)))
+    server.run()
 
 
-@register_server("gunicorn")
+def _gunicorn_options(raw: Mapping[str, str]) -> dict[str, Any]:
+    config = require("gunicorn.config", "gunicorn").Config()
+
+    def setting(name: str) -> Callable[[str], Any]:
+        def convert(value: str) -> Any:
+            config.set(name, value)  # gunicorn's own validator
+            return config.settings[name].get()
+
+        return convert
+
+    table = {name: setting(name) for name in config.settings if name != "bind"}
+    takes = f"any of gunicorn's {len(table)} settings (gunicorn --help), e.g. {_GUNICORN_MAIN}"
+    return parse_options("gunicorn", table, raw, takes=takes)
+
+
+_GUNICORN_MAIN = "workers, threads, worker_class, timeout, graceful_timeout, max_requests"
+
+
+@register_server("gunicorn", options=_gunicorn_options, main=f"{_GUNICORN_MAIN}; any gunicorn setting")
 def serve_gunicorn(app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
     """gunicorn, pre-forking (POSIX only); options are its settings, e.g. ``workers=2, worker_class="gthread"``."""
     base = require("gunicorn.app.base", "gunicorn")
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    _check_free(host, port)  # gunicorn would retry for 5 s and log a line per try
+    url = _http_url(app, host, port)
 
     def load_config(self: Any) -> None:
         self.cfg.set("bind", [bind])
+        self.cfg.set("when_ready", lambda arbiter: _announce("gunicorn", url))  # once the master listens
         for key, value in options.items():
             self.cfg.set(key, value)
 
@@ -603,3 +822,54 @@ def serve_gunicorn(app: WSGIApplication, host: str = "127.0.0.1", port: int = 80
     # Built with type(): gunicorn has no type hints to subclass under mypy --strict.
     server = type("MicrowebGunicorn", (base.BaseApplication,), {"load_config": load_config, "load": load})
     server().run()
+
+
+#: Granian() arguments that microweb sets itself, or that do not work for a WSGI app passed as an object.
+_GRANIAN_FIXED = {"target", "address", "port", "interface", "factory", "working_dir", "url_path_prefix"}
+
+
+def _choice(kind: Any) -> Callable[[str], Any]:
+    """A converter to a member of the enum ``kind``, by value."""
+
+    def convert(value: str) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ValueError(f"use one of {', '.join(str(member.value) for member in kind)}") from None
+
+    return convert
+
+
+def _granian_options(raw: Mapping[str, str]) -> dict[str, Any]:
+    granian = require("granian", "granian")
+    constants = require("granian.constants", "granian")
+    log = require("granian.log", "granian")
+    from pathlib import Path
+
+    enums = [getattr(constants, name) for name in ("HTTPModes", "Loops", "RuntimeModes", "SSLProtocols", "TaskImpl")]
+    named: dict[str, Callable[[str], Any]] = {kind.__name__: _choice(kind) for kind in [*enums, log.LogLevels]}
+    named["Path"] = Path
+    table: dict[str, Callable[[str], Any]] = {}
+    for param in list(inspect.signature(granian.Granian.__init__).parameters.values())[1:]:
+        convert = converter(param.annotation, named)
+        if convert is not None and param.name not in _GRANIAN_FIXED and not param.name.startswith("reload"):
+            table[param.name] = convert
+    return parse_options("granian", table, raw, aliases={"threads": "blocking_threads"})
+
+
+@register_server(
+    "granian",
+    options=_granian_options,
+    main="workers, threads (its blocking_threads), backlog, http, workers_kill_timeout; any Granian() argument",
+)
+def serve_granian(app: WSGIApplication, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Granian, a server written in Rust, through its WSGI interface; ``workers`` are processes (POSIX: forked)."""
+    granian = require("granian", "granian")
+    interfaces = require("granian.constants", "granian").Interfaces
+    if "threads" in options:
+        options["blocking_threads"] = options.pop("threads")
+    server = granian.Granian("microweb", address=host, port=port, interface=interfaces.WSGI, **options)
+    _check_free(host, port)  # Granian's own failure is a RuntimeError traceback
+    _announce("granian", _http_url(app, host, port))
+    # The app object itself, not an import string: each forked worker already has it in memory.
+    server.serve(target_loader=lambda target: app)

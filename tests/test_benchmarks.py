@@ -75,3 +75,28 @@ def test_routing_apps_answer_first_and_last_route() -> None:
     for path, body in targets(10).values():
         reply = call(app, make_environ("GET", path))
         assert (reply.status, reply.body) == (200, body), path
+
+
+def test_e2e_report_has_a_granian_table_with_ratios_to_raw_under_granian() -> None:
+    from benchmarks.report import e2e_section
+
+    part = {
+        "server": "1 sync worker",
+        "duration": 3,
+        "rounds": 2,
+        "views": ["hello"],
+        "rps": {"raw": {"hello": 4000.0}, "microweb": {"hello": 3600.0}},
+        "granian": {"server": "1 worker", "rps": {"raw": {"hello": 30000.0}, "microweb": {"hello": 24000.0}}},
+    }
+    text = "\n".join(e2e_section(part))
+    gunicorn, granian = text.split("Under Granian (1 worker)")
+    assert "| microweb | 3,600 (0.90x) |" in gunicorn
+    assert "| raw | 30,000 (1.00x) |" in granian and "| microweb | 24,000 (0.80x) |" in granian
+
+
+def test_e2e_serves_each_granian_framework_with_granian() -> None:
+    from benchmarks import e2e
+
+    assert e2e.GRANIAN_FRAMEWORKS == ["raw", "microweb", "falcon", "flask"]
+    assert e2e._command("granian", 9000)[1:5] == ["-m", "granian", "--interface", "wsgi"]
+    assert e2e._command("gunicorn", 9000)[1:3] == ["-m", "gunicorn"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -153,10 +154,12 @@ def test_run_serves_with_a_startup_line_and_request_log(project: Path) -> None:
 
 
 @pytest.mark.slow
-def test_port_in_use_is_one_clear_line(project: Path) -> None:
+@pytest.mark.parametrize("server", ["wsgiref", "waitress", "gunicorn", "granian"])
+def test_port_in_use_is_one_clear_line(project: Path, server: str) -> None:
+    pytest.importorskip(server if server != "wsgiref" else "wsgiref")
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--port", str(port)]
+        argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--port", str(port), "--server", server]
         done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert done.stderr == f"microweb: cannot listen on 127.0.0.1:{port}: Address already in use\n"
@@ -223,4 +226,105 @@ def test_debug_on_a_reachable_host_exits_2_without_traceback(project: Path) -> N
     assert done.stderr == (
         "microweb: error: debug mode shows tracebacks to anyone who can reach '192.0.2.1': serve it on "
         "127.0.0.1, or pass --allow-remote-debug (allow_remote_debug=True) if you mean it\n"
+    )
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What ``microweb run`` would have served with: ``run`` records its arguments instead of serving."""
+    import microweb.cli
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(microweb.cli, "run", lambda app, server, **kw: calls.append({"server": server, **kw}))
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "99999"], "argument --port: 99999 is not a port number: use 1 to 65535"),
+        (["--port", "-5"], "argument --port: -5 is not a port number: use 1 to 65535"),
+        (["--port", "0"], "argument --port: 0 is not a port number: use 1 to 65535"),
+        (["--port", "http"], "argument --port: 'http' is not a port number (1 to 65535)"),
+        (["--server", "gunicorn", "--workers", "0"], "argument --workers: '0' is not a count"),
+        (["--server", "gunicorn", "--threads", "-2"], "argument --threads: '-2' is not a count"),
+        (["--server", "fastcgi", "--socket", "/no/such/dir/app.sock"], "the folder of '/no/such/dir/app.sock'"),
+        (["-o", "quiet"], "argument -o/--option: 'quiet' is not NAME=VALUE"),
+        (["-o", "quiet=maybe"], "the 'wsgiref' server refuses quiet='maybe': not a boolean"),
+        (["--threads", "4"], "the 'wsgiref' server takes no option 'threads'; it takes: "),
+        (["--server", "waitress", "--workers", "2"], "the 'waitress' server takes no option 'workers'; it takes:"),
+        (["--server", "gunicorn", "-o", "wrkers=2"], "no option 'wrkers' (did you mean workers?)"),
+        (["--server", "gunicorn", "-o", "workers=0"], "workers must be 1 or more, not 0"),
+        (["--server", "granian", "-o", "http=3"], "the 'granian' server refuses http='3': use one of auto, 1, 2"),
+        (["--server", "nope"], "argument --server: invalid choice: 'nope'"),
+        (["--wrokers", "2"], "unrecognized arguments: --wrokers 2"),
+    ],
+)
+def test_bad_run_value_is_one_line_and_status_2(
+    project: Path, served: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    pytest.importorskip("gunicorn")
+    pytest.importorskip("waitress")
+    pytest.importorskip("granian")
+    try:
+        status = main(["run", "cliapp:app", *args])
+    except SystemExit as exc:  # argparse's own checks exit
+        status = exc.code  # type: ignore[assignment]
+    assert status == 2
+    assert served == []  # checked before anything starts
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith("microweb: error: ") and message in err
+
+
+def test_server_options_reach_the_adapter_converted(project: Path, served: list[dict[str, Any]]) -> None:
+    pytest.importorskip("gunicorn")
+    argv = ["run", "cliapp:app", "--server", "gunicorn", "--workers", "4", "--threads", "8"]
+    assert main([*argv, "-o", "timeout=60", "-o", "worker-class=gthread", "--port", "8081"]) == 0
+    [call] = served
+    assert call["server"] == "gunicorn" and call["port"] == 8081
+    assert {k: call[k] for k in ("workers", "threads", "timeout", "worker_class")} == {
+        "workers": 4,
+        "threads": 8,
+        "timeout": 60,
+        "worker_class": "gthread",
+    }
+
+
+def test_run_help_lists_each_adapters_main_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "--workers N" in out and "--threads N" in out and "-o NAME=VALUE" in out
+    rows = {line.split()[0]: line for line in out.split("server options")[1].splitlines()[1:] if line.strip()}
+    assert "workers, threads, worker_class" in rows["gunicorn"]
+    assert "threads (its blocking_threads)" in rows["granian"]
+    assert "threads, connection_limit" in rows["waitress"]
+    assert "umask" in rows["fastcgi"] and "maxThreads" in rows["scgi"]
+    assert "quiet" in rows["wsgiref"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("port", ["99999", "-5"])
+def test_bad_port_exits_2_without_traceback(project: Path, port: str) -> None:
+    argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--port", port]
+    done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"microweb: error: argument --port: {port} is not a port number: use 1 to 65535 (see: microweb run --help)\n"
+    )
+
+
+@pytest.mark.slow
+def test_cgi_by_hand_exits_2_without_traceback(project: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key not in ("REQUEST_METHOD", "GATEWAY_INTERFACE")}
+    argv = [sys.executable, "-m", "microweb", "cgi", "cliapp:app"]
+    done = subprocess.run(
+        argv, cwd=project, env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "microweb: error: no CGI request here (REQUEST_METHOD is not set): a web server must run this as a CGI "
+        "script; to serve the app yourself, use 'microweb run MODULE:APP'\n"
     )

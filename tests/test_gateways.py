@@ -13,6 +13,7 @@ import http.client
 import importlib.util
 import json
 import os
+import platform
 import shutil
 import socket
 import subprocess
@@ -58,6 +59,8 @@ class Gateway:
     server_header: str  # the start of the response's Server header
     facts: dict[str, Any] = field(default_factory=dict)  # values the app must see in its environ
     argv0: str = ""  # the start of the serving process's command line
+    log: Path | None = None  # the log of the microweb adapter that serves it, if one does
+    startup: str = ""  # what that adapter's start-up line says
 
     @property
     def base(self) -> str:
@@ -145,7 +148,7 @@ def _nginx(ctx: Ctx, location: str, backend_port: int) -> tuple[ServerProcess, i
     for sub in ("run", "logs", "tmp"):
         (ctx.g / sub).mkdir(parents=True, exist_ok=True)
     shutil.chown(ctx.g / "tmp", "www-data", "www-data")  # nginx workers write request bodies here
-    block = render(location, ctx.g / location, BACKEND_PORT=str(backend_port)).read_text()
+    block = render(location, ctx.g / location, BACKEND_PORT=str(backend_port), G=str(ctx.g)).read_text()
     conf = render("nginx.conf", ctx.g / "nginx.conf", G=str(ctx.g), PORT=str(port), LOCATION=block)
     argv = [nginx, "-c", str(conf), "-p", f"{ctx.g}/", "-e", str(ctx.g / "logs/error.log")]
     _checked([*argv, "-t"], "nginx")
@@ -179,11 +182,16 @@ def _apache(ctx: Ctx, template: str, module: str, **values: str) -> tuple[Server
     return ServerProcess("apache2", argv, ctx.log("apache2"), SERVER_ENV), port
 
 
+def _url(port: int, server: str = "") -> str:
+    """What an HTTP adapter's start-up line says (the dev server names no server)."""
+    return f"on http://127.0.0.1:{port}/app/" + (f" with {server}" if server else "")
+
+
 @contextlib.contextmanager
 def gw_wsgiref(ctx: Ctx) -> Iterator[Gateway]:
     port = free_port()
     with running((_python_server(ctx, "wsgiref", "--port", str(port), "--prefix", "/app"), port)):
-        yield Gateway("wsgiref", port, "WSGIServer/")
+        yield Gateway("wsgiref", port, "WSGIServer/", log=ctx.log("wsgiref"), startup=_url(port))
 
 
 @contextlib.contextmanager
@@ -192,7 +200,7 @@ def gw_waitress(ctx: Ctx) -> Iterator[Gateway]:
     port = free_port()
     server = _python_server(ctx, "waitress", "--server", "waitress", "--port", str(port), "--prefix", "/app")
     with running((server, port)):
-        yield Gateway("waitress", port, "waitress")
+        yield Gateway("waitress", port, "waitress", log=ctx.log("waitress"), startup=_url(port, "waitress"))
 
 
 @contextlib.contextmanager
@@ -201,7 +209,14 @@ def gw_gunicorn_sync(ctx: Ctx) -> Iterator[Gateway]:
     port = free_port()
     server = _python_server(ctx, "gunicorn", "--server", "gunicorn", "--port", str(port), "--prefix", "/app")
     with running((server, port)):
-        yield Gateway("gunicorn-sync", port, "gunicorn", {"multithread": False})
+        yield Gateway(
+            "gunicorn-sync",
+            port,
+            "gunicorn",
+            {"multithread": False},
+            log=ctx.log("gunicorn"),
+            startup=_url(port, "gunicorn"),
+        )
 
 
 @contextlib.contextmanager
@@ -217,7 +232,14 @@ def gw_gunicorn_gthread(ctx: Ctx) -> Iterator[Gateway]:
     env = {**os.environ, "HOME": str(ctx.g)}  # were a control socket made after all, it would land here
     server = ServerProcess("gunicorn", [sys.executable, "-c", code, str(port)], ctx.log("gunicorn"), env, ctx.appdir)
     with running((server, port)):
-        yield Gateway("gunicorn-gthread", port, "gunicorn", {"multithread": True})
+        yield Gateway(
+            "gunicorn-gthread",
+            port,
+            "gunicorn",
+            {"multithread": True},
+            log=ctx.log("gunicorn"),
+            startup=_url(port, "gunicorn"),
+        )
     assert not (ctx.g / ".gunicorn").exists(), "control_socket_disable=True still made a control socket"
 
 
@@ -255,7 +277,8 @@ def gw_fastcgi_nginx(ctx: Ctx) -> Iterator[Gateway]:
     backend = _python_server(ctx, "flup-fcgi", "--server", "fastcgi", "--port", str(backend_port))
     nginx, port = _nginx(ctx, "nginx-fastcgi.conf", backend_port)
     with running((backend, backend_port), (nginx, port)):
-        yield Gateway("fastcgi-nginx", port, "nginx")
+        startup = f"FastCGI on 127.0.0.1:{backend_port} to the web server in front with flup"
+        yield Gateway("fastcgi-nginx", port, "nginx", log=ctx.log("flup-fcgi"), startup=startup)
 
 
 @contextlib.contextmanager
@@ -266,7 +289,8 @@ def gw_fastcgi_lighttpd(ctx: Ctx) -> Iterator[Gateway]:
     backend = _python_server(ctx, "flup-fcgi", "--server", "fastcgi", "--socket", str(sock))
     lighttpd, port = _lighttpd(ctx, "lighttpd-fastcgi.conf")
     with running((backend, sock), (lighttpd, port)):
-        yield Gateway("fastcgi-lighttpd", port, "lighttpd")
+        startup = f"FastCGI on unix socket {sock} to the web server in front with flup"
+        yield Gateway("fastcgi-lighttpd", port, "lighttpd", log=ctx.log("flup-fcgi"), startup=startup)
 
 
 @contextlib.contextmanager
@@ -276,7 +300,8 @@ def gw_scgi_nginx(ctx: Ctx) -> Iterator[Gateway]:
     backend = _python_server(ctx, "flup-scgi", "--server", "scgi", "--port", str(backend_port))
     nginx, port = _nginx(ctx, "nginx-scgi.conf", backend_port)
     with running((backend, backend_port), (nginx, port)):
-        yield Gateway("scgi-nginx", port, "nginx")
+        startup = f"SCGI on 127.0.0.1:{backend_port} to the web server in front with flup"
+        yield Gateway("scgi-nginx", port, "nginx", log=ctx.log("flup-scgi"), startup=startup)
 
 
 def _mod_wsgi(ctx: Ctx, template: str) -> tuple[ServerProcess, int]:
@@ -337,6 +362,80 @@ def gw_nginx_gunicorn(ctx: Ctx) -> Iterator[Gateway]:
         yield Gateway("nginx-gunicorn-proxyfix", port, "nginx", {"remote_addr": "127.0.0.1"})
 
 
+def _uwsgi() -> Path:
+    """uWSGI from this test run's venv, checked to embed the Python that runs the tests."""
+    binary = Path(sys.executable).parent / "uwsgi"
+    if not binary.exists():
+        missing(f"uwsgi is not installed in {sys.prefix}: pip install --no-cache-dir -e '.[uwsgi]'")
+    done = subprocess.run([binary, "--python-version"], capture_output=True, text=True, timeout=30)
+    if done.stdout.strip() != platform.python_version():  # pip's wheel cache can hand over another build
+        missing(
+            f"{binary} embeds Python {done.stdout.strip() or '?'}, not {platform.python_version()}: "
+            "pip install --force-reinstall --no-cache-dir uwsgi"
+        )
+    return binary
+
+
+def _uwsgi_http(ctx: Ctx, name: str, drop: str = "") -> Iterator[Gateway]:
+    binary = _uwsgi()
+    port = free_port()
+    ini = render("uwsgi-http.ini", ctx.g / "uwsgi.ini", VENV=sys.prefix, APPDIR=str(ctx.appdir), PORT=str(port))
+    if drop:
+        _drop(ini, drop)
+    server = ServerProcess("uwsgi", [str(binary), "--ini", str(ini)], ctx.log("uwsgi"), SERVER_ENV)
+    with running((server, port)):
+        yield Gateway(name, port, "", {"uwsgi": True, "multithread": True}, str(binary), ctx.log("uwsgi"))
+
+
+@contextlib.contextmanager
+def gw_uwsgi_http(ctx: Ctx) -> Iterator[Gateway]:
+    yield from _uwsgi_http(ctx, "uwsgi-http")
+
+
+@contextlib.contextmanager
+def gw_uwsgi_http_default_buffer(ctx: Ctx) -> Iterator[Gateway]:
+    """uWSGI's HTTP socket without ``buffer-size``: its default of 4 KiB for the request headers."""
+    yield from _uwsgi_http(ctx, "uwsgi-http-default-buffer", drop="buffer-size")
+
+
+def _drop(conf: Path, setting: str) -> None:
+    """Take ``setting`` out of a rendered config: a variant that shows what the setting is for."""
+    conf.write_text("".join(line for line in conf.read_text().splitlines(True) if not line.startswith(setting)))
+
+
+def _nginx_uwsgi(ctx: Ctx, name: str, drop: str = "") -> Iterator[Gateway]:
+    binary = _uwsgi()
+    sock = ctx.g / "run/uwsgi.sock"
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    ini = render("uwsgi-socket.ini", ctx.g / "uwsgi.ini", VENV=sys.prefix, APPDIR=str(ctx.appdir), G=str(ctx.g))
+    if drop:
+        _drop(ini, drop)
+    backend = ServerProcess("uwsgi", [str(binary), "--ini", str(ini)], ctx.log("uwsgi"), SERVER_ENV)
+    nginx, port = _nginx(ctx, "nginx-uwsgi.conf", 0)
+    with running((backend, sock), (nginx, port)):
+        yield Gateway(name, port, "nginx", {"uwsgi": True}, log=ctx.log("uwsgi"))
+
+
+@contextlib.contextmanager
+def gw_nginx_uwsgi(ctx: Ctx) -> Iterator[Gateway]:
+    yield from _nginx_uwsgi(ctx, "nginx-uwsgi")
+
+
+@contextlib.contextmanager
+def gw_nginx_uwsgi_default_buffer(ctx: Ctx) -> Iterator[Gateway]:
+    yield from _nginx_uwsgi(ctx, "nginx-uwsgi-default-buffer", drop="buffer-size")
+
+
+@contextlib.contextmanager
+def gw_granian(ctx: Ctx) -> Iterator[Gateway]:
+    _need_module("granian", "granian")
+    port = free_port()
+    args = ("--server", "granian", "--port", str(port), "--prefix", "/app", "--workers", "2", "--threads", "4")
+    with running((_python_server(ctx, "granian", *args), port)):
+        facts = {"server_software": "Granian", "multithread": True}
+        yield Gateway("granian", port, "granian", facts, log=ctx.log("granian"), startup=_url(port, "granian"))
+
+
 GATEWAYS: dict[str, Callable[[Ctx], contextlib.AbstractContextManager[Gateway]]] = {
     "wsgiref": gw_wsgiref,
     "waitress": gw_waitress,
@@ -352,9 +451,16 @@ GATEWAYS: dict[str, Callable[[Ctx], contextlib.AbstractContextManager[Gateway]]]
     "mod_wsgi-daemon": gw_mod_wsgi_daemon,
     "mod_python": gw_mod_python,
     "nginx-gunicorn-proxyfix": gw_nginx_gunicorn,
+    "uwsgi-http": gw_uwsgi_http,
+    "nginx-uwsgi": gw_nginx_uwsgi,
+    "granian": gw_granian,
 }
 #: Started only by the tests that name them.
-EXTRA_GATEWAYS = {"mod_python-unwrapped": gw_mod_python_unwrapped}
+EXTRA_GATEWAYS = {
+    "mod_python-unwrapped": gw_mod_python_unwrapped,
+    "uwsgi-http-default-buffer": gw_uwsgi_http_default_buffer,
+    "nginx-uwsgi-default-buffer": gw_nginx_uwsgi_default_buffer,
+}
 
 
 @pytest.fixture(scope="module", params=list(GATEWAYS))
@@ -520,6 +626,64 @@ def test_mod_python_needs_the_wrapper(gw: Gateway) -> None:
     reply = call(gw, "GET", "/app/nope")
     assert b"Not Found" in reply.body
     assert reply.status == 200
+
+
+@pytest.mark.parametrize(
+    "gw",
+    [
+        "wsgiref",
+        "waitress",
+        "gunicorn-sync",
+        "gunicorn-gthread",
+        "fastcgi-nginx",
+        "fastcgi-lighttpd",
+        "scgi-nginx",
+        "granian",
+    ],
+    indirect=True,
+)
+def test_adapter_prints_one_startup_line(gw: Gateway) -> None:
+    assert gw.log is not None
+    lines = [line for line in gw.log.read_text(errors="replace").splitlines() if line.startswith(" * microweb serving")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f" * microweb serving {gw.startup}")
+
+
+BIG_COOKIE = {"Cookie": "big=" + "c" * 6000}  # over uWSGI's default buffer (4 KiB), under nginx's header line (8 KiB)
+
+
+@pytest.mark.parametrize("gw", ["uwsgi-http", "nginx-uwsgi"], indirect=True)
+def test_uwsgi_takes_a_big_cookie(gw: Gateway) -> None:
+    reply = call(gw, "GET", "/app/env", headers=BIG_COOKIE)
+    assert reply.status == 200, reply.body
+    assert reply.json()["cookie_size"] == 6000
+
+
+@pytest.mark.parametrize("gw", ["uwsgi-http-default-buffer"], indirect=True)
+def test_uwsgi_default_buffer_drops_a_big_cookie(gw: Gateway) -> None:
+    # Why the configs set buffer-size: uWSGI closes the connection on a request whose headers
+    # are over 4 KiB, with no answer at all, and only its log says why.
+    assert call(gw, "GET", "/app/env", headers={"Cookie": "big=small"}).json()["cookie_size"] == 5
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+        call(gw, "GET", "/app/env", headers=BIG_COOKIE)
+    assert_logged(gw, "invalid HTTP request size (max 4096)")
+
+
+@pytest.mark.parametrize("gw", ["nginx-uwsgi-default-buffer"], indirect=True)
+def test_uwsgi_default_buffer_behind_nginx_is_a_502(gw: Gateway) -> None:
+    assert call(gw, "GET", "/app/env", headers={"Cookie": "big=small"}).json()["cookie_size"] == 5
+    assert call(gw, "GET", "/app/env", headers=BIG_COOKIE).status == 502
+    assert_logged(gw, "invalid request block size")
+
+
+def assert_logged(gw: Gateway, text: str) -> None:
+    """``text`` is in the gateway's log (polled: the line may land just after the answer; bounded, 5 s)."""
+    assert gw.log is not None
+    for _ in range(100):
+        if text in gw.log.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    assert text in gw.log.read_text(errors="replace")
 
 
 def test_harness_stops_what_the_server_left_behind(tmp_path: Path) -> None:

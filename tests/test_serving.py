@@ -19,7 +19,10 @@ from gateways.harness import CONF, README_VALUES, end, free_port, missing, rende
 
 from microweb import App
 from microweb.serving import (
+    OPTION_PARSERS,
     SERVERS,
+    BadServerOption,
+    NotACGIRequest,
     PrefixMiddleware,
     ServerMissing,
     UnsafeDebugHost,
@@ -27,6 +30,8 @@ from microweb.serving import (
     fix_cgi_paths,
     for_mod_python,
     is_loopback,
+    parse_server_options,
+    register_server,
     require,
     run,
 )
@@ -71,12 +76,14 @@ def test_prefix_option_wraps_the_app(recorder: dict[str, Any]) -> None:
 
 
 def test_unknown_server_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="Unknown server 'nope'.*cgi, fastcgi, gunicorn, scgi, waitress, wsgiref"):
+    with pytest.raises(
+        ValueError, match="Unknown server 'nope'.*cgi, fastcgi, granian, gunicorn, scgi, waitress, wsgiref"
+    ):
         run(paths_app, "nope")
 
 
 def test_every_documented_server_is_registered() -> None:
-    assert {"wsgiref", "cgi", "fastcgi", "scgi", "waitress", "gunicorn"} <= set(SERVERS)
+    assert {"wsgiref", "cgi", "fastcgi", "scgi", "waitress", "gunicorn", "granian"} <= set(SERVERS)
 
 
 def test_require_names_the_extra() -> None:
@@ -84,20 +91,91 @@ def test_require_names_the_extra() -> None:
         require("microweb_test_no_such_package", "waitress")
 
 
-def test_missing_server_package_is_one_line_without_traceback() -> None:
-    code = "import sys; sys.modules['waitress'] = None\nfrom microweb import App\nApp().run(server='waitress')"
+@pytest.mark.parametrize("server", ["waitress", "granian"])
+def test_missing_server_package_is_one_line_without_traceback(server: str) -> None:
+    code = f"import sys; sys.modules[{server!r}] = None\nfrom microweb import App\nApp().run(server={server!r})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert done.stderr == (
-        "microweb: the 'waitress' server needs the 'waitress' package: pip install 'microweb[waitress]'\n"
+        f"microweb: the {server!r} server needs the {server!r} package: pip install 'microweb[{server}]'\n"
     )
 
 
 def test_server_packages_are_imported_only_when_chosen() -> None:
     code = "import sys, microweb, microweb.serving, microweb.cli; print(sorted(set(sys.modules) & MODS))"
-    mods = {"flup", "gunicorn", "waitress", "watchfiles"}
+    mods = {"flup", "gunicorn", "waitress", "watchfiles", "granian"}
     done = subprocess.run([sys.executable, "-c", code.replace("MODS", repr(mods))], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+# ---------------------------------------------------------------- server options as strings (microweb run -o)
+
+
+def test_options_of_a_plain_adapter_come_from_its_signature() -> None:
+    assert parse_server_options("wsgiref", {"quiet": "true"}) == {"quiet": True}
+    with pytest.raises(BadServerOption, match=r"^the 'wsgiref' server takes no option 'threads'; it takes: .*quiet"):
+        parse_server_options("wsgiref", {"threads": "4"})
+    with pytest.raises(BadServerOption, match=r"refuses quiet='maybe': not a boolean: use true or false"):
+        parse_server_options("wsgiref", {"quiet": "maybe"})
+
+
+def test_flup_options() -> None:
+    options = parse_server_options("fastcgi", {"umask": "077", "maxThreads": "8", "socket": "/run/a.sock"})
+    assert options == {"umask": 0o77, "maxThreads": 8, "socket": "/run/a.sock"}
+    with pytest.raises(BadServerOption, match="takes no option 'workers'; it takes: maxSpare, maxThreads, minSpare"):
+        parse_server_options("scgi", {"workers": "2"})
+
+
+def test_gunicorn_options_are_its_settings() -> None:
+    pytest.importorskip("gunicorn", reason="pip install -e '.[gunicorn]'")
+    options = parse_server_options("gunicorn", {"workers": "4", "threads": "8", "worker-class": "gthread"})
+    assert options == {"workers": 4, "threads": 8, "worker_class": "gthread"}
+    with pytest.raises(BadServerOption, match=r"no option 'wrkers' \(did you mean workers\?\); it takes: any of"):
+        parse_server_options("gunicorn", {"wrkers": "4"})
+    with pytest.raises(BadServerOption, match="refuses timeout='soon'"):
+        parse_server_options("gunicorn", {"timeout": "soon"})
+    with pytest.raises(BadServerOption, match="^workers must be 1 or more, not 0$"):
+        parse_server_options("gunicorn", {"workers": "0"})
+
+
+def test_waitress_options_are_its_adjustments() -> None:
+    pytest.importorskip("waitress", reason="pip install -e '.[waitress]'")
+    assert parse_server_options("waitress", {"threads": "8", "url_scheme": "https"}) == {
+        "threads": 8,
+        "url_scheme": "https",
+    }
+    with pytest.raises(BadServerOption, match="'waitress' server takes no option 'workers'; it takes: .*threads"):
+        parse_server_options("waitress", {"workers": "2"})
+
+
+def test_granian_options_are_its_arguments() -> None:
+    granian = pytest.importorskip("granian.constants", reason="pip install -e '.[granian]'")
+    options = parse_server_options("granian", {"workers": "2", "threads": "4", "http": "1", "backlog": "256"})
+    assert options == {"workers": 2, "blocking_threads": 4, "http": granian.HTTPModes.http1, "backlog": 256}
+    with pytest.raises(BadServerOption, match="refuses http='3': use one of auto, 1, 2"):
+        parse_server_options("granian", {"http": "3"})
+    with pytest.raises(BadServerOption, match="'granian' server takes no option 'interface'"):
+        parse_server_options("granian", {"interface": "asgi"})  # microweb serves WSGI
+    with pytest.raises(BadServerOption, match="'granian' server takes no option 'url-path-prefix'"):
+        parse_server_options("granian", {"url-path-prefix": "/app"})  # it mangles paths: use prefix=
+
+
+def test_an_adapter_can_bring_its_own_option_parser(recorder: dict[str, Any]) -> None:
+    @register_server("test-parsed", options=lambda raw: {"size": len(raw)})
+    def parsed(app: Any, **options: Any) -> None:
+        raise AssertionError("not served")
+
+    try:
+        assert parse_server_options("test-parsed", {"a": "1", "b": "2"}) == {"size": 2}
+        assert parse_server_options("test-recorder", {"any-name": "x"}) == {"any_name": "x"}  # **options: as given
+    finally:
+        del SERVERS["test-parsed"], OPTION_PARSERS["test-parsed"]
+
+
+def test_cgi_adapter_without_a_cgi_request_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUEST_METHOD", raising=False)
+    with pytest.raises(NotACGIRequest, match=r"REQUEST_METHOD is not set.*a web server must run this as a CGI script"):
+        App(__name__).run(server="cgi")
 
 
 # ---------------------------------------------------------------- debug mode stays on loopback

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from microweb import App, redirect, request, url_for
-from microweb.serving import for_mod_python
+from microweb.serving import PrefixMiddleware, for_mod_python
 
 #: The streamed body: numbered lines, so a lost or repeated chunk shows.
 STREAM_CHUNKS = 200
@@ -32,6 +32,8 @@ def _environ_facts() -> dict[str, Any]:
     facts["pid"] = os.getpid()
     facts["python"] = sys.version.split()[0]
     facts["mod_python"] = "mod_python" in sys.modules
+    facts["uwsgi"] = "uwsgi.version" in env
+    facts["cookie_size"] = len(request.cookies.get("big", ""))
     with open("/proc/self/cmdline", "rb") as cmdline:  # what ps shows: mod_wsgi renames its daemons
         facts["argv0"] = cmdline.read().split(b"\0")[0].decode(errors="replace")
     return facts
@@ -100,3 +102,6 @@ app = create_app()
 
 #: For mod_python's WSGI handler: ``PythonOption mod_python.wsgi.application gwapp::mod_python_app``.
 mod_python_app = for_mod_python(app)
+
+#: For uWSGI's own HTTP socket: the app at ``/app``, and a 404 elsewhere (``module = gwapp:prefixed_app``).
+prefixed_app = PrefixMiddleware(app, "/app")
