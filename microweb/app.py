@@ -9,6 +9,7 @@ The docs' "How a request flows" numbers every step.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -30,8 +31,8 @@ from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import get_host
 
-from .ctx import G, RequestContext, StreamedBody, logger
-from .globals import context_var, current_context
+from .blueprints import Blueprint, join_paths
+from .ctx import G, RequestContext, StreamedBody, context_var, current_context, logger
 from .http import (
     check_headers,
     check_trusted_host,
@@ -44,6 +45,7 @@ from .http import (
 )
 from .resources import Resource
 from .routing import RouteIndex, RuleMap
+from .scaffold import Scaffold
 from .sessions import SessionCookie
 from .wrappers import HTML, JSON, Request, Response
 
@@ -77,7 +79,7 @@ def dump_json(value: Any) -> bytes:
 # ---------------------------------------------------------------- the app
 
 
-class App:
+class App(Scaffold):
     """A WSGI application: URL rules mapped to view functions, with hooks around them.
 
     :param import_name: the module the app lives in (``__name__``); relative
@@ -110,6 +112,7 @@ class App:
         templates: Callable[[str, dict[str, Any]], str] | None = None,
         auto_options: bool = True,
     ) -> None:
+        super().__init__()
         self.import_name = import_name
         self.root_path = _module_dir(import_name)
         self.config: dict[str, Any] = {
@@ -135,10 +138,12 @@ class App:
         self.auto_options = auto_options
         self.url_map = RuleMap(strict_slashes=True, merge_slashes=True)
         self.view_functions: dict[str, Callable[..., Any]] = {}
-        self.before_request_funcs: list[Callable[[], Any]] = []
-        self.after_request_funcs: list[Callable[[BaseResponse], BaseResponse]] = []
-        self.teardown_request_funcs: list[Callable[[BaseException | None], Any]] = []
-        self.error_handlers: dict[int | type[BaseException], ErrorHandler] = {}
+        #: The registered blueprints, by dotted name (``"api.v1"``).
+        self.blueprints: dict[str, Blueprint] = {}
+        #: The dotted name of the blueprint each blueprint endpoint belongs to.
+        self.endpoint_blueprints: dict[str, str] = {}
+        # The scopes whose hooks and error handlers apply, app first, by blueprint (None: the app's own).
+        self._scopes: dict[str | None, list[Scaffold]] = {None: [self]}
         # Precomputed at registration so a request does as little as possible:
         self._routes: RouteIndex | None = None
         self._standard_pages: dict[type[HTTPException], bytes] = {}
@@ -151,7 +156,8 @@ class App:
         self.static_folder: str | None = None
         if static_folder is not None:
             self.static_folder = os.path.join(self.root_path, os.fspath(static_folder))
-            self.add_route(static_url_path.rstrip("/") + "/<path:filename>", self._send_static, endpoint="static")
+            static_view = functools.partial(self.send_static_file, self.static_folder)
+            self.add_route(static_url_path.rstrip("/") + "/<path:filename>", static_view, endpoint="static")
 
     @property
     def debug(self) -> bool:
@@ -198,59 +204,6 @@ class App:
         if "HEAD" in asked:
             self._explicit_head[rule] = endpoint
 
-    def route(self, rule: str, methods: Iterable[str] | None = None, **options: Any) -> Callable[[F], F]:
-        """Decorator form of :meth:`add_route`."""
-
-        def decorator(view_func: F) -> F:
-            self.add_route(rule, view_func, methods, **options)
-            return view_func
-
-        return decorator
-
-    def get(self, rule: str, **options: Any) -> Callable[[F], F]:
-        """``route(rule, methods=["GET"])``."""
-        return self.route(rule, ["GET"], **options)
-
-    def post(self, rule: str, **options: Any) -> Callable[[F], F]:
-        """``route(rule, methods=["POST"])``."""
-        return self.route(rule, ["POST"], **options)
-
-    def put(self, rule: str, **options: Any) -> Callable[[F], F]:
-        """``route(rule, methods=["PUT"])``."""
-        return self.route(rule, ["PUT"], **options)
-
-    def patch(self, rule: str, **options: Any) -> Callable[[F], F]:
-        """``route(rule, methods=["PATCH"])``."""
-        return self.route(rule, ["PATCH"], **options)
-
-    def delete(self, rule: str, **options: Any) -> Callable[[F], F]:
-        """``route(rule, methods=["DELETE"])``."""
-        return self.route(rule, ["DELETE"], **options)
-
-    def before_request(self, func: F) -> F:
-        """Run ``func()`` before each view; a non-None return value is the response."""
-        self.before_request_funcs.append(func)
-        return func
-
-    def after_request(self, func: F) -> F:
-        """Run ``func(response)`` after each view; it returns the response to send."""
-        self.after_request_funcs.append(func)
-        return func
-
-    def teardown_request(self, func: F) -> F:
-        """Run ``func(error_or_None)`` at the end of every request, whatever happened."""
-        self.teardown_request_funcs.append(func)
-        return func
-
-    def errorhandler(self, code_or_exception: int | type[BaseException]) -> Callable[[F], F]:
-        """Handle an HTTP status code or an exception class (the closest class in the MRO wins)."""
-
-        def decorator(func: F) -> F:
-            self.error_handlers[code_or_exception] = func
-            return func
-
-        return decorator
-
     def resource(self, factory: Callable[[], Iterator[T]]) -> Resource[T]:
         """Turn a generator function into a request-scoped resource.
 
@@ -265,6 +218,57 @@ class App:
         """Send requests under ``prefix`` to another WSGI app, moving the prefix to SCRIPT_NAME."""
         self.mounts.append((normalise_prefix(prefix) or "/", wsgi_app))
         self.mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
+
+    def register_blueprint(
+        self,
+        blueprint: Blueprint,
+        *,
+        url_prefix: str | None = None,
+        name: str | None = None,
+        parent: tuple[str, str] | None = None,
+    ) -> None:
+        """Take in ``blueprint``'s routes (under its prefix, or ``url_prefix``), hooks and error handlers.
+
+        ``name`` registers it under another name (its endpoints become ``"<name>.<view>"``);
+        ``parent`` is for nesting (:meth:`Blueprint.register_blueprint` passes it).
+        """
+        dotted = ".".join(filter(None, (parent and parent[0], name or blueprint.name)))
+        existing = self.blueprints.get(dotted)
+        if existing is not None:
+            raise ValueError(
+                f"A blueprint named {dotted!r} is already registered (Blueprint({existing.name!r}, "
+                f"{existing.import_name!r})); register Blueprint({blueprint.name!r}, {blueprint.import_name!r}) "
+                "under another name: register_blueprint(blueprint, name=...)"
+            )
+        own_prefix = blueprint.url_prefix if url_prefix is None else url_prefix
+        prefix = normalise_prefix(join_paths(parent[1] if parent else "", own_prefix or ""))
+        self.blueprints[dotted] = blueprint
+        self._scopes[dotted] = [*self._scopes[parent[0] if parent else None], blueprint]
+        blueprint.registrations.append((self, dotted, prefix))
+        if blueprint.static_folder is not None:
+            folder = os.path.join(_module_dir(blueprint.import_name), blueprint.static_folder)
+            static_view = functools.partial(self.send_static_file, folder)
+            static_rule = blueprint.static_url_path.rstrip("/") + "/<path:filename>"
+            self.add_blueprint_route(dotted, prefix, static_rule, static_view, None, "static", {})
+        for route in blueprint.routes:
+            self.add_blueprint_route(dotted, prefix, *route)
+        for child, child_prefix, child_name in blueprint.children:
+            self.register_blueprint(child, url_prefix=child_prefix, name=child_name, parent=(dotted, prefix))
+
+    def add_blueprint_route(
+        self,
+        blueprint: str,
+        prefix: str,
+        rule: str,
+        view_func: Callable[..., Any],
+        methods: Iterable[str] | None,
+        endpoint: str | None,
+        options: dict[str, Any],
+    ) -> None:
+        """Add a route of the blueprint registered as ``blueprint`` (a dotted name) under ``prefix``."""
+        full_endpoint = f"{blueprint}.{endpoint or view_func.__name__}"
+        self.add_route(join_paths(prefix, rule), view_func, methods, full_endpoint, **options)
+        self.endpoint_blueprints[full_endpoint] = blueprint
 
     def _mounted(self, environ: WSGIEnvironment) -> WSGIApplication | None:
         """The mounted app for this request (its prefix moved to SCRIPT_NAME), or None for this app."""
@@ -292,6 +296,9 @@ class App:
         point); outside one it is built for ``config["SERVER_NAME"]``.
         """
         ctx = context_var.get(None)
+        if endpoint[:1] == ".":  # relative to the current blueprint: ".index" is "admin.index" in admin's views
+            blueprint = ctx.blueprint if ctx is not None and ctx.app is self else None
+            endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
         if ctx is not None and ctx.app is self:
             adapter = ctx.url_adapter or self.url_adapter(ctx)
         else:
@@ -372,10 +379,11 @@ class App:
         if environ.get("CONTENT_LENGTH") and config["MAX_CONTENT_LENGTH"] is not None:
             self._check_content_length(environ)
         self.match_request(ctx)
-        for before in self.before_request_funcs:
-            rv = before()
-            if rv is not None:
-                return rv
+        for scope in self._scopes[ctx.blueprint]:  # the app's hooks, then each blueprint's from the outermost in
+            for before in scope.before_request_funcs:
+                rv = before()
+                if rv is not None:
+                    return rv
         return None
 
     def dispatch_request(self, ctx: RequestContext) -> Any:
@@ -418,7 +426,8 @@ class App:
             routes = self._routes = RouteIndex(self.url_map, self._explicit_head)
         static = routes.static.get(path)
         if static is not None and method in static:
-            ctx.matched(static[method], {})  # a dict of its own: hooks may write into view_args
+            endpoint = static[method]  # view_args: a dict of its own, hooks may write into it
+            ctx.matched(endpoint, {}, self.endpoint_blueprints.get(endpoint) if self.blueprints else None)
             return
         found: tuple[Rule, Mapping[str, Any]] | None = routes.match(path, method) if static is None else None
         if found is None:
@@ -432,7 +441,7 @@ class App:
         endpoint = cast(str, rule.endpoint)
         if method == "HEAD" and rule.rule in self._explicit_head:
             endpoint = self._explicit_head[rule.rule]
-        ctx.matched(endpoint, dict(view_args))
+        ctx.matched(endpoint, dict(view_args), self.endpoint_blueprints.get(endpoint) if self.blueprints else None)
 
     def make_response(self, rv: Any) -> BaseResponse:
         """Turn what a view, a hook or an error handler returned into a response: the one place that does.
@@ -476,9 +485,14 @@ class App:
         raise TypeError(_not_a_response(body))
 
     def process_response(self, ctx: RequestContext, response: BaseResponse) -> BaseResponse:
-        """Run the after hooks, add the session's headers, and refuse headers that must not be sent."""
-        for after in self.after_request_funcs:
-            response = after(response)
+        """Run the after hooks, add the session's headers, and refuse headers that must not be sent.
+
+        The after hooks of the innermost blueprint run first and the app's last; within one
+        scope, in the order they were registered.
+        """
+        for scope in reversed(self._scopes[ctx.blueprint]):
+            for after in scope.after_request_funcs:
+                response = after(response)
         session = ctx.session_loaded
         if session is not None:
             self.session_cookie.save(session, response, ctx.environ)
@@ -501,12 +515,16 @@ class App:
         return self.error_page(InternalServerError(original_exception=failure))
 
     def do_teardown_request(self, ctx: RequestContext) -> None:
-        """Run the teardown hooks with the request's error (or None); a failing hook is logged, the rest run."""
-        for teardown in self.teardown_request_funcs:
-            try:
-                teardown(ctx.error)
-            except Exception as exc:
-                logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
+        """Run the teardown hooks with the request's error (or None); a failing hook is logged, the rest run.
+
+        In the order of the after hooks: the innermost blueprint's first, the app's last.
+        """
+        for scope in reversed(self._scopes[ctx.blueprint]):
+            for teardown in scope.teardown_request_funcs:
+                try:
+                    teardown(ctx.error)
+                except Exception as exc:
+                    logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
 
     # ------------------------------------------------------------ errors
 
@@ -518,11 +536,11 @@ class App:
         that response fails too, the plain 500 page goes out, without the after hooks.
         """
         ctx.error = exc
-        handler = self.error_handler_for(exc)
+        handler = self.error_handler_for(exc, ctx.blueprint)
         if handler is None and not isinstance(exc, HTTPException):
             logger.error("Exception on %s", ctx.describe(), exc_info=exc)
             exc = InternalServerError(original_exception=exc)
-            handler = self.error_handler_for(exc)
+            handler = self.error_handler_for(exc, ctx.blueprint)
         try:
             rv = handler(exc) if handler is not None else self.error_page(cast(HTTPException, exc))
             return self.finalize_request(ctx, rv)
@@ -543,16 +561,16 @@ class App:
         address = environ.get("REMOTE_ADDR")
         return not address or is_loopback(address) or bool(self.config["DEBUG_REMOTE"])
 
-    def error_handler_for(self, exc: BaseException) -> ErrorHandler | None:
-        """The handler registered for ``exc``'s status code, else for the closest class in its MRO."""
-        handlers = self.error_handlers
-        if not handlers:
-            return None
-        if isinstance(exc, HTTPException) and exc.code in handlers:
-            return handlers[exc.code]
-        for cls in type(exc).__mro__:
-            if cls in handlers:
-                return handlers[cls]
+    def error_handler_for(self, exc: BaseException, blueprint: str | None = None) -> ErrorHandler | None:
+        """The nearest handler for ``exc``: the innermost blueprint's first, the app's last.
+
+        In each scope, a handler for ``exc``'s status code, else for the closest class in its MRO.
+        An unmatched URL's 404 or 405 has no blueprint: the app's handlers answer it.
+        """
+        for scope in reversed(self._scopes[blueprint]):
+            handler = scope.error_handler_in_scope(exc)
+            if handler is not None:
+                return handler
         return None
 
     def error_page(self, exc: HTTPException) -> BaseResponse:
@@ -605,8 +623,8 @@ class App:
             cookie = self._session_cookie = SessionCookie(key, self.config)
         return cookie
 
-    def _send_static(self, filename: str) -> BaseResponse:
-        folder = cast(str, self.static_folder)
+    def send_static_file(self, folder: str, filename: str) -> BaseResponse:
+        """The file ``filename`` of ``folder`` for the current request (the static routes' view); else a 404."""
         path = safe_join(folder, filename) if "\x00" not in filename else None
         # safe_join stops "..", absolute paths and the like; a symlink could still lead out.
         if path is None or not os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep):

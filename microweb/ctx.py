@@ -9,27 +9,64 @@ sent when the body is in memory, when the server closes it when it is streamed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from contextvars import Token
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.routing import MapAdapter
 
-from .globals import context_var
 from .http import describe_request
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from .app import App
-    from .resources import Resource
-    from .sessions import Session
+    from .sessions import Session, SessionCookie
     from .wrappers import Request
 
-__all__ = ["G", "RequestContext", "StreamedBody"]
+__all__ = ["G", "OUTSIDE_REQUEST", "RequestContext", "StreamedBody", "context_var", "current_context"]
 
 logger = logging.getLogger("microweb")
+
+#: The current :class:`RequestContext`: local to each thread and each asyncio task.
+context_var: ContextVar[RequestContext] = ContextVar("microweb.request_context")
+
+#: What to say when something that needs a request is used outside one.
+OUTSIDE_REQUEST = (
+    "{} is only available while a request is being handled: use it in a view, a hook or a template "
+    "(in tests, make a request with app.test_client(), or enter app.test_request_context())."
+)
+
+
+def current_context(what: str = "the request context") -> RequestContext:
+    """The current request's context; a RuntimeError saying what to do outside a request."""
+    try:
+        return context_var.get()
+    except LookupError:
+        raise RuntimeError(OUTSIDE_REQUEST.format(what)) from None
+
+
+class ContextApp(Protocol):
+    """What a request context needs of its app (the App; a protocol, so that this module need not import it)."""
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+    @property
+    def templates(self) -> Callable[[str, dict[str, Any]], str] | None: ...
+    @property
+    def request_class(self) -> type[Request]: ...
+    @property
+    def g_class(self) -> type[G]: ...
+    @property
+    def session_cookie(self) -> SessionCookie: ...
+    def do_teardown_request(self, ctx: RequestContext) -> None: ...
+    def url_for(self, endpoint: str, /, **values: Any) -> str: ...
+
+
+class Finisher(Protocol):
+    """A request-scoped resource (:class:`~microweb.resources.Resource`), as the context finalizes it."""
+
+    def finish(self, gen: Iterator[Any], error: BaseException | None) -> None: ...
 
 
 class G:
@@ -82,7 +119,7 @@ class RequestContext:
         "_resources_closed",
     )
 
-    def __init__(self, app: App, environ: WSGIEnvironment) -> None:
+    def __init__(self, app: ContextApp, environ: WSGIEnvironment) -> None:
         self.app = app
         self.environ = environ
         #: The endpoint of the matched rule (None until matched, or when nothing matched).
@@ -98,7 +135,7 @@ class RequestContext:
         #: The exception the request failed with, if any: resources roll back, teardown hooks get it.
         self.error: BaseException | None = None
         #: Opened resources and their generators, in opening order (None until one opens).
-        self.resources: dict[Resource[Any], tuple[Iterator[Any], Any]] | None = None
+        self.resources: dict[Finisher, tuple[Iterator[Any], Any]] | None = None
         #: Whether the request has ended (see :meth:`end`).
         self.ended = False
         self._request: Request | None = None
@@ -211,8 +248,7 @@ class RequestContext:
             self.error = error
         failure = self.close_resources() if self.resources else None
         self._resources_closed = True
-        if self.app.teardown_request_funcs:
-            self.app.do_teardown_request(self)
+        self.app.do_teardown_request(self)
         if self._request is not None:
             self._request.close()  # uploaded files: closed now, not whenever the garbage collector runs
             self.environ["werkzeug.request"] = None  # environ <-> request is a cycle

@@ -1,41 +1,25 @@
-"""The context variable that holds the current request's context, and the proxies that read it.
+"""The proxies that views, hooks and templates read the current request through.
 
-Only the variable and the proxies live here, so every other module can import
-them without importing the app or the context class (no import cycle).
+Only the proxies live here (the context variable is ``ctx.context_var``): the
+app and the context never import this module, so there is no import cycle.
 """
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.local import LocalProxy
 
+from .ctx import OUTSIDE_REQUEST, context_var
+
 if TYPE_CHECKING:
     from .app import App
-    from .ctx import G, RequestContext
+    from .ctx import G
     from .sessions import Session
     from .wrappers import Request
 
-__all__ = ["context_var", "current_app", "current_context", "g", "request", "session"]
-
-#: The current :class:`~microweb.ctx.RequestContext`: local to each thread and each asyncio task.
-context_var: ContextVar[RequestContext] = ContextVar("microweb.request_context")
-
-_OUTSIDE = (
-    "{} is only available while a request is being handled: use it in a view, a hook or a template "
-    "(in tests, make a request with app.test_client(), or enter app.test_request_context())."
-)
-
-
-def current_context(what: str = "the request context") -> RequestContext:
-    """The current request's context; a RuntimeError saying what to do outside a request."""
-    try:
-        return context_var.get()
-    except LookupError:
-        raise RuntimeError(_OUTSIDE.format(what)) from None
-
+__all__ = ["current_app", "g", "request", "session"]
 
 _object_getattribute = object.__getattribute__
 
@@ -48,7 +32,7 @@ def _proxy(attribute: str) -> Any:
     public attributes and items straight off the context; everything else (private
     names, operators, ``repr``) is LocalProxy's.
     """
-    message = _OUTSIDE.format(attribute)
+    message = OUTSIDE_REQUEST.format(attribute)
     target = attrgetter(attribute)
     get = context_var.get
 

@@ -8,7 +8,7 @@ from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
-from .globals import current_context
+from .ctx import current_context
 from .http import quote_unsafe_in_url
 from .wrappers import Response
 

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
-from .globals import current_context
+from .ctx import current_context
 
 __all__ = ["Resource"]
 

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from .app import App
-
 ServerAdapter = Callable[..., None]
 SERVERS: dict[str, ServerAdapter] = {}
 #: Turns ``NAME=VALUE`` strings (``microweb run -o``) into a server's options, or raises :class:`BadServerOption`.
@@ -130,14 +128,20 @@ def _debugging(app: object) -> bool:
     return found is None or bool(found)
 
 
-def microweb_apps(app: object) -> list[App]:
-    """Every microweb App that ``app`` is, wraps or mounts (as :func:`_debugging` finds them)."""
-    from .app import App as AppClass
+def _is_app(kind: type) -> bool:
+    """Whether ``kind`` is microweb's App or a subclass, known by name: this module must not import app.py.
 
-    apps: list[App] = []
+    (app.py imports this module in ``App.run``; the other way round would make an import cycle.)
+    """
+    return any(cls.__name__ == "App" and cls.__module__ == "microweb.app" for cls in kind.__mro__)
+
+
+def microweb_apps(app: object) -> list[Any]:
+    """Every microweb App that ``app`` is, wraps or mounts (as :func:`_debugging` finds them)."""
+    apps: list[Any] = []
 
     def collect(obj: object) -> bool:
-        if issubclass(type(obj), AppClass) and isinstance(obj, AppClass):  # type() first: proxies fail isinstance
+        if _is_app(type(obj)):  # type(), not isinstance: a proxy fails when asked for its __class__
             apps.append(obj)
         return False  # look on
 
@@ -179,10 +183,8 @@ def _shows_tracebacks(obj: object) -> bool:
 
 def _behind(obj: Any) -> list[object]:
     """The objects ``obj`` may pass a request to (or hold such objects)."""
-    from .app import App
-
     kind = type(obj)  # not isinstance: a proxy (werkzeug's LocalProxy) fails when asked for its __class__
-    if issubclass(kind, App):
+    if _is_app(kind):
         return [getattr(obj, "wsgi_app", None), *(mounted for _, mounted in getattr(obj, "mounts", ()))]
     if issubclass(kind, dict):
         return _servable(obj.values())

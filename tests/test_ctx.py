@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from microweb import App, RequestContext, Response, request
-from microweb.globals import context_var
+from microweb.ctx import context_var
 from microweb.testing import TestClient
 from microweb.wrappers import Request
 

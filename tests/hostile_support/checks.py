@@ -13,7 +13,7 @@ from wsgiref.validate import validator
 import pytest
 
 from microweb import App
-from microweb.globals import context_var
+from microweb.ctx import context_var
 
 from .generate import HostileRequest, environ
 
