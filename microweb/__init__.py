@@ -1,6 +1,7 @@
 """microweb: a minimalist WSGI micro-framework on Werkzeug."""
 
 from .app import App
+from .blueprints import Blueprint
 from .csrf import csrf_token
 from .ctx import RequestContext
 from .globals import current_app, g, request, session
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "Blueprint",
     "Jinja2Templates",
     "MakoTemplates",
     "Request",

@@ -56,10 +56,12 @@ def _routes(app: Any) -> str:
     url_map = getattr(app, "url_map", None)
     if url_map is None:
         raise TargetError("this app has no url_map to list")
-    rows = [("Rule", "Methods", "Endpoint")]
+    blueprints = getattr(app, "endpoint_blueprints", {})
+    rows = [("Rule", "Methods", "Endpoint", "Blueprint")]
     for rule in sorted(url_map.iter_rules(), key=lambda r: r.rule):
-        rows.append((rule.rule, ",".join(sorted(rule.methods or ())), str(rule.endpoint)))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        endpoint = str(rule.endpoint)
+        rows.append((rule.rule, ",".join(sorted(rule.methods or ())), endpoint, blueprints.get(endpoint, "")))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 

@@ -63,7 +63,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_routes_table(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["routes", "cliapp:app"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["Rule", "Methods", "Endpoint"]
+    assert lines[0].split() == ["Rule", "Methods", "Endpoint", "Blueprint"]
     rows = [line.split() for line in lines[1:]]
     assert ["/", "GET,HEAD,OPTIONS", "index"] in rows
     assert ["/items/<int:item_id>", "GET,HEAD,OPTIONS,PUT", "item"] in rows

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from typing import assert_type
+from typing import Any, assert_type
 
-from microweb import App, Request, Response, Session, request, session
+from microweb import App, Blueprint, Request, Response, Session, current_app, g, request, session
 from microweb.csrf import protect, rotate_csrf_token
 
 app = App(__name__, secret_key="typecheck-only-key-0123456789abcdef")
@@ -47,3 +47,30 @@ assert_type(session, Session)
 assert_type(app.url_for("user", uid=1), str)
 assert_type(rotate_csrf_token(), str)
 assert_type(protect(app, exempt=["index"], trusted_origins=["https://forms.example.com"]), None)
+
+# Blueprints: the same decorators, the same kept types.
+admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@admin.get("/items/<int:n>")
+def item(n: int) -> dict[str, int]:
+    return {"n": n}
+
+
+@admin.before_request
+def guard() -> None:
+    return None
+
+
+@admin.errorhandler(KeyError)
+def missing(exc: KeyError) -> tuple[str, int]:
+    return "missing", 404
+
+
+app.register_blueprint(admin)
+typed_item: Callable[[int], dict[str, int]] = item
+assert_type(item(2), dict[str, int])
+assert_type(guard(), None)
+assert_type(missing(KeyError()), tuple[str, int])
+assert_type(g.get("user"), Any)
+assert_type(current_app, App)
