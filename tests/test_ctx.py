@@ -182,3 +182,37 @@ def test_a_request_ends_exactly_once(path: str, read: str, expected: list[Any]) 
     kinds = [e if isinstance(e, (str, type(None))) else type(e) for e in ended]
     kinds = [k.__name__ if isinstance(k, type) and k.__name__ == "ClientDisconnected" else k for k in kinds]
     assert kinds == expected
+
+
+# ---------------------------------------------------------------- g
+
+
+def test_g_is_a_namespace_of_the_request_and_empty_at_the_start_of_each() -> None:
+    from microweb import g
+
+    app = App()
+    seen: list[Any] = []
+
+    @app.before_request
+    def load_user() -> None:
+        seen.append(("user" in g, g.get("user", "nobody")))
+        g.user = request.args.get("user", "anon")
+
+    @app.get("/")
+    def view() -> dict[str, Any]:
+        g.setdefault("visits", 0)
+        return {"user": g.user, "has": "user" in g, "names": sorted(g), "visits": g.visits}
+
+    client = validated_client(app)
+    assert client.get("/?user=ann").json == {"user": "ann", "has": True, "names": ["user", "visits"], "visits": 0}
+    assert client.get("/").json["user"] == "anon"
+    assert seen == [(False, "nobody"), (False, "nobody")]  # nothing of the first request in the second
+
+
+def test_g_outside_a_request_says_what_to_do() -> None:
+    from microweb import g
+
+    with pytest.raises(RuntimeError, match="only available while a request is being handled.*test_client"):
+        g.user = "x"
+    with pytest.raises(RuntimeError, match="only available while a request is being handled"):
+        g.get("user")
