@@ -6,7 +6,7 @@ from html import escape
 from string import Template
 from typing import Any
 
-from flask import Flask, Response, redirect, render_template, request, session
+from flask import Blueprint, Flask, Response, redirect, render_template, request, session
 
 from .. import scenarios as sc
 from ..wsgi import WSGIApp
@@ -102,7 +102,28 @@ def build() -> dict[str, WSGIApp]:
     with_hook = Flask(__name__)
     with_hook.add_url_rule("/hooked", view_func=hooked)
     with_hook.after_request(add_hook_header)
-    return {"main": app, "jinja2": app, "hooked": with_hook}
+    return {"main": app, "jinja2": app, "hooked": with_hook, **_guarded()}
+
+
+def guarded() -> str:
+    return "guarded"
+
+
+def check_token() -> Any:
+    return None if request.headers.get("X-Token") == "ok" else ("no", 403)
+
+
+def _guarded() -> dict[str, WSGIApp]:
+    """The same before hook and route on the app, and on a blueprint."""
+    on_app = Flask(__name__)
+    on_app.add_url_rule("/guarded", view_func=guarded)
+    on_app.before_request(check_token)
+    blueprint = Blueprint("bp", __name__, url_prefix="/bp")
+    blueprint.add_url_rule("/guarded", view_func=guarded)
+    blueprint.before_request(check_token)
+    on_blueprint = Flask(__name__)
+    on_blueprint.register_blueprint(blueprint)
+    return {"before_hooked": on_app, "blueprint": on_blueprint}
 
 
 def build_routes(n: int) -> WSGIApp:

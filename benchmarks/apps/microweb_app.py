@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from microweb import App, Jinja2Templates, Response, StringTemplates, redirect, render, request, session
+from microweb import App, Blueprint, Jinja2Templates, Response, StringTemplates, redirect, render, request, session
 
 from .. import scenarios as sc
 from ..wsgi import WSGIApp
@@ -73,6 +73,27 @@ def add_hook_header(response: Response) -> Response:
     return response
 
 
+def guarded() -> str:
+    return "guarded"
+
+
+def check_token() -> Any:
+    return None if request.headers.get("X-Token") == "ok" else ("no", 403)
+
+
+def _guarded() -> dict[str, WSGIApp]:
+    """The same before hook and route on the app, and on a blueprint."""
+    on_app = App(__name__)
+    on_app.add_route("/guarded", guarded)
+    on_app.before_request(check_token)
+    blueprint = Blueprint("bp", __name__, url_prefix="/bp")
+    blueprint.add_route("/guarded", guarded)
+    blueprint.before_request(check_token)
+    on_blueprint = App(__name__)
+    on_blueprint.register_blueprint(blueprint)
+    return {"before_hooked": on_app, "blueprint": on_blueprint}
+
+
 def _main() -> App:
     app = App(__name__, secret_key=sc.SECRET, templates=StringTemplates(sc.TEMPLATES))
     app.add_route("/", hello)
@@ -96,7 +117,7 @@ def build() -> dict[str, WSGIApp]:
     with_hook = App(__name__)
     with_hook.add_route("/hooked", hooked)
     with_hook.after_request(add_hook_header)
-    apps: dict[str, WSGIApp] = {"main": _main(), "hooked": with_hook}
+    apps: dict[str, WSGIApp] = {"main": _main(), "hooked": with_hook, **_guarded()}
     try:
         with_jinja = App(__name__, templates=Jinja2Templates(sc.TEMPLATES))
     except ImportError:

@@ -153,6 +153,15 @@ def hooked(environ: Environ, start_response: Callable[..., Any]) -> Iterable[byt
     return [b"hooked"]
 
 
+def guarded(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """A before hook's check of a header, written into the view (the same app for both variants)."""
+    if environ.get("HTTP_X_TOKEN") != "ok":
+        start_response("403 Forbidden", [*TEXT, ("Content-Length", "2")])
+        return [b"no"]
+    start_response(OK, [*HTML, ("Content-Length", "7")])
+    return [b"guarded"]
+
+
 def _jinja_app() -> WSGIApp:
     import jinja2
 
@@ -170,7 +179,7 @@ def _jinja_app() -> WSGIApp:
 
 def build() -> dict[str, WSGIApp]:
     """The raw apps; without Jinja2 installed the jinja2 scenario is left out."""
-    apps: dict[str, WSGIApp] = {"main": app, "hooked": hooked}
+    apps: dict[str, WSGIApp] = {"main": app, "hooked": hooked, "before_hooked": guarded, "blueprint": guarded}
     try:
         apps["jinja2"] = _jinja_app()
     except ImportError:
