@@ -169,3 +169,39 @@ def test_teardown_of_a_stream_runs_when_the_body_is_closed(app: App) -> None:
     assert events == ["chunk for /stream", "last chunk"]
     response.close()
     assert events[-1] == "teardown:None"
+
+
+def test_after_hooks_get_a_response_for_every_kind_of_result(app: App, client: TestClient) -> None:
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    from microweb import abort, redirect
+
+    seen: dict[str, str] = {}
+
+    @app.after_request
+    def record(response: WerkzeugResponse) -> WerkzeugResponse:
+        assert isinstance(response, WerkzeugResponse)
+        seen[request.path] = f"{response.status_code} {response.mimetype}"
+        response.headers["X-Seen"] = "yes"
+        return response
+
+    app.add_route("/str", lambda: "text", endpoint="str")
+    app.add_route("/dict", lambda: {"a": 1}, endpoint="dict")
+    app.add_route("/tuple", lambda: ("made", 201, {"X-A": "b"}), endpoint="tuple")
+    app.add_route("/iter", lambda: iter(["a", "b"]), endpoint="iter")
+    app.add_route("/redirect", lambda: redirect("/str"), endpoint="redirect")
+    app.add_route("/abort", lambda: abort(418), endpoint="abort")
+    app.add_route("/error", lambda: 1 / 0, endpoint="error")
+    expected = {
+        "/str": "200 text/html",
+        "/dict": "200 application/json",
+        "/tuple": "201 text/html",
+        "/iter": "200 text/html",
+        "/redirect": "302 text/html",
+        "/abort": "418 text/html",
+        "/error": "500 text/html",
+        "/missing": "404 text/html",
+    }
+    for path in expected:
+        assert client.get(path).headers["X-Seen"] == "yes"
+    assert seen == expected
