@@ -273,3 +273,18 @@ def test_the_response_sends_what_werkzeugs_sends(
         theirs.get_data(),
     )
     assert _sent(made(Response), method) == _sent(made(WerkzeugResponse), method)
+
+
+_QUERY_PIECES = st.sampled_from(
+    ["a", "b", "=", "&", "+", "%", "%2", "%2B", "%26", "%3D", "%C3%A9", "%FF", "é", " ", ";", "~"]
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_QUERY_PIECES, max_size=25).map("".join))
+def test_the_query_splitter_agrees_with_parse_qsl(text: str) -> None:
+    from urllib.parse import parse_qsl
+
+    from microweb.wrappers import _parse_qsl
+
+    assert _parse_qsl(text) == parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
