@@ -25,6 +25,7 @@ from werkzeug.exceptions import (
     NotFound,
     RequestEntityTooLarge,
 )
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import MapAdapter, RequestRedirect, Rule
 from werkzeug.security import safe_join
 from werkzeug.utils import send_from_directory
@@ -605,8 +606,9 @@ class App(Scaffold):
         body = self._standard_pages.get(cls)
         if body is None:
             body = self._standard_pages[cls] = exc.get_body(environ).encode()
-        if headers == [("Content-Type", HTML)]:
-            return self.response_class(body, exc.code or 500, content_type=HTML)
+        extra = [(name, value) for name, value in headers if name != "Content-Type"]  # checked above
+        if exc.code in HTTP_STATUS_CODES and len(extra) + 1 == len(headers):
+            return self.response_class.of(body, HTML, exc.code, extra)
         return self.response_class(body, exc.code, headers)
 
     # ------------------------------------------------------------ sessions, static files, tools

@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
-from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
@@ -253,6 +253,26 @@ class Request(_WerkzeugRequest):
         return self.parameter_storage_class(_parse_qsl(_from_wsgi(self.environ.get("QUERY_STRING", ""))))
 
     @cached_property
+    def content_length(self) -> int | None:
+        """The body's length from Content-Length (None for a chunked body), as Werkzeug reads it."""
+        # Straight from the environ: Werkzeug asks its header view, which maps the names back.
+        return get_content_length(self.environ)
+
+    @cached_property
+    def _content_type_parts(self) -> tuple[str, dict[str, str]]:
+        return parse_options_header(self.environ.get("CONTENT_TYPE", ""))
+
+    @cached_property
+    def mimetype(self) -> str:
+        """The body's mimetype, lower case, without parameters (``application/x-www-form-urlencoded``)."""
+        return self._content_type_parts[0].lower()
+
+    @cached_property
+    def mimetype_params(self) -> dict[str, str]:
+        """The Content-Type's parameters (``{"charset": "utf-8"}``)."""
+        return self._content_type_parts[1]
+
+    @cached_property
     def cookies(self) -> ImmutableMultiDict[str, str]:
         """The request's cookies, read as Werkzeug's ``parse_cookie`` reads them."""
         # Straight from HTTP_COOKIE: Werkzeug asks its header view, which walks the whole environ.
@@ -367,17 +387,26 @@ class Response(_WerkzeugResponse):
         super().__init__(response, status, headers, mimetype, content_type, direct_passthrough)
 
     @classmethod
-    def of(cls, body: bytes, content_type: str) -> Response:
-        """A 200 response with ``body``, of a ``content_type`` known to be safe (``HTML``, ``JSON``, ...).
+    def of(
+        cls, body: bytes, content_type: str, status: int = 200, headers: list[tuple[str, str]] | None = None
+    ) -> Response:
+        """A response with ``body``, of a ``content_type`` known to be safe (``HTML``, ``JSON``, ...).
 
-        PERF: what ``make_response`` builds for a str, bytes, dict or list, skipping
-        ``__init__``'s checks.
+        ``status`` is a code of Werkzeug's table; ``headers`` are more ``(name, value)`` pairs,
+        already checked (:func:`~microweb.http.header_problem`). PERF: what ``make_response``
+        and the built-in error pages build, skipping ``__init__``'s checks.
         """
         response = cls.__new__(cls)
         listed = [body]
-        init_response(response, listed, "200 OK", 200)
-        response._headers = None
-        response._plain = (content_type, str(len(body)), listed)
+        init_response(response, listed, _STATUS_LINES[status], status)
+        if headers:
+            response._plain = None
+            response._headers = headers_of(
+                [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers]
+            )
+        else:
+            response._headers = None
+            response._plain = (content_type, str(len(body)), listed)
         return response
 
     @property
