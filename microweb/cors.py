@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response as BaseResponse
 
 from .globals import current_app, current_context
 from .http import wsgi_decoded
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 __all__ = ["Hooks", "allow_cors"]
 
@@ -128,7 +132,7 @@ class _Policy:
             headers["Access-Control-Expose-Headers"] = self.expose
         return response
 
-    def _add_preflight_headers(self, headers: Any, environ: Any) -> None:
+    def _add_preflight_headers(self, headers: Headers, environ: WSGIEnvironment) -> None:
         methods = [m for m in _route_methods() if self.methods is None or m in self.methods]
         if methods:
             headers["Access-Control-Allow-Methods"] = ", ".join(methods)
@@ -139,7 +143,7 @@ class _Policy:
             headers["Access-Control-Max-Age"] = self.max_age
 
 
-def _is_preflight(environ: Any) -> bool:
+def _is_preflight(environ: WSGIEnvironment) -> bool:
     return bool(
         environ["REQUEST_METHOD"] == "OPTIONS"
         and environ.get("HTTP_ORIGIN")
@@ -154,7 +158,7 @@ def _route_methods() -> list[str]:
     return sorted(current_app.url_adapter(ctx).allowed_methods(path))
 
 
-def _asked_headers(environ: Any) -> str:
+def _asked_headers(environ: WSGIEnvironment) -> str:
     """The headers the preflight asks for (``Access-Control-Request-Headers``), the well-formed ones."""
     asked = str(environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", ""))
     return ", ".join(name for name in (part.strip() for part in asked.split(",")) if _TOKEN.fullmatch(name))
@@ -181,7 +185,7 @@ def _origin(text: str) -> str:
     try:
         parts = urlsplit(text)
         scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
-    except (ValueError, AttributeError):  # a port that is no number; not a string at all
+    except (ValueError, TypeError, AttributeError):  # a port that is no number; not a string at all
         scheme, host, port, parts = "", None, None, None
     if parts is None or not _SCHEME.fullmatch(scheme) or not host or parts.path not in ("", "/"):
         raise ValueError(f"allow_cors() takes origins like 'https://app.example.com' or '*', not {text!r}")

@@ -177,7 +177,9 @@ class RequestContext:
         self.push()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         """End the request (with the block's exception, if any), then pop; a failed commit is raised."""
         try:
             failure = self.end(exc)

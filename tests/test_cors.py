@@ -17,9 +17,7 @@ OTHER = "https://evil.example"
 
 
 def preflight(client: TestClient, path: str, origin: str = SITE, method: str = "PUT", **headers: str) -> Any:
-    return client.options(
-        path, headers={"Origin": origin, "Access-Control-Request-Method": method, **headers}
-    )
+    return client.options(path, headers={"Origin": origin, "Access-Control-Request-Method": method, **headers})
 
 
 def cors_headers(response: Any) -> dict[str, str]:

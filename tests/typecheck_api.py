@@ -6,8 +6,10 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import assert_type
 
-from microweb import App, Request, Response, Session, request, session
+from microweb import App, Request, RequestContext, Response, Session, request, session
+from microweb.cors import allow_cors
 from microweb.csrf import protect, rotate_csrf_token
+from microweb.testing import CliResult, CliRunner
 
 app = App(__name__, secret_key="typecheck-only-key-0123456789abcdef")
 
@@ -47,3 +49,11 @@ assert_type(session, Session)
 assert_type(app.url_for("user", uid=1), str)
 assert_type(rotate_csrf_token(), str)
 assert_type(protect(app, exempt=["index"], trusted_origins=["https://forms.example.com"]), None)
+
+
+allow_cors(app, origins=["https://app.example.com"], credentials=True, expose=["X-Total"])  # App is a cors.Hooks
+with app.test_request_context("/users/1", method="POST") as ctx:
+    assert_type(ctx, RequestContext)
+    assert_type(request.path, str)
+    assert_type(app.url_for("user", uid=2), str)
+assert_type(CliRunner(app).invoke("routes"), CliResult)
