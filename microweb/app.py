@@ -330,6 +330,27 @@ class App(Scaffold):
         """A new :class:`~microweb.ctx.RequestContext` for ``environ``."""
         return RequestContext(self, environ)
 
+    def test_request_context(self, *args: Any, **kwargs: Any) -> RequestContext:
+        """A request context to enter with ``with``, for code that needs ``request``, ``url_for`` or ``g``.
+
+        Takes Werkzeug's ``EnvironBuilder`` arguments (``"/path?x=1"``, ``method=``,
+        ``headers=``, ``json=``, ``base_url=``, defaulting to ``PREFERRED_URL_SCHEME``
+        and ``SERVER_NAME``). The URL is matched (``request.endpoint``, ``view_args``),
+        but no hook or view runs; leaving the block ends the request: resources are
+        finalized (rolled back if the block raised) and the teardown hooks run.
+        """
+        from werkzeug.test import EnvironBuilder  # only tests need it: not imported with the app
+
+        if len(args) < 2 and "base_url" not in kwargs:
+            kwargs["base_url"] = f"{self.config['PREFERRED_URL_SCHEME']}://{self.config['SERVER_NAME']}"
+        builder = EnvironBuilder(*args, **kwargs)
+        try:
+            ctx = self.request_context(builder.get_environ())
+        finally:
+            builder.close()
+        self.match_request(ctx)
+        return ctx
+
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request: the whole way of "How a request flows", with one exit to the server.
 

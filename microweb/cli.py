@@ -112,7 +112,8 @@ def _server_options_help() -> str:
     return "server options (--workers, --threads, -o NAME=VALUE), the main ones:\n" + "\n".join(rows)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(named: bool = True) -> argparse.ArgumentParser:
+    """The command line; with ``named=False`` the commands take no MODULE:APP (the app is given)."""
     parser = _Parser(prog="microweb", description="Run and inspect microweb (or any WSGI) apps.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
@@ -122,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_server_options_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("target", metavar="MODULE:APP", help="e.g. hello:app or hello:create_app()")
+    if named:
+        serve.add_argument("target", metavar="MODULE:APP", help="e.g. hello:app or hello:create_app()")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on, 1 to 65535 (default 8000)")
     serve.add_argument("--server", default="wsgiref", choices=sorted(SERVERS), help="server adapter (default wsgiref)")
@@ -150,9 +152,11 @@ def _parser() -> argparse.ArgumentParser:
         help="allow --debug on a --host other than loopback (127.0.0.1, ::1, localhost): unsafe",
     )
     routes = commands.add_parser("routes", help="list an app's URL rules", description="List the rules of MODULE:APP.")
-    routes.add_argument("target", metavar="MODULE:APP")
+    if named:
+        routes.add_argument("target", metavar="MODULE:APP")
     cgi = commands.add_parser("cgi", help="answer one CGI request", description="Run MODULE:APP as a CGI script.")
-    cgi.add_argument("target", metavar="MODULE:APP")
+    if named:
+        cgi.add_argument("target", metavar="MODULE:APP")
     cgi.add_argument("--prefix", metavar="PATH", help="the URL path the script is served at, e.g. /app")
     return parser
 
@@ -183,12 +187,17 @@ def _serve(args: argparse.Namespace, app: Any, options: dict[str, Any]) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``microweb`` console script; returns the exit status."""
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, app: Any = None) -> int:
+    """Entry point of the ``microweb`` console script; returns the exit status.
+
+    With ``app`` (a WSGI app object), the command runs on it and the command line names
+    no MODULE:APP: ``main(["routes"], app=app)``, as the test ``runner`` does.
+    """
+    args = _parser(named=app is None).parse_args(argv)
     try:
         options = _server_options(args) if args.command == "run" else {}
-        app = load_app(args.target)
+        if app is None:
+            app = load_app(args.target)
         if args.command == "routes":
             print(_routes(app))
         elif args.command == "cgi":

@@ -19,6 +19,8 @@ from werkzeug.routing import MapAdapter
 from .http import describe_request
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from _typeshed.wsgi import WSGIEnvironment
 
     from .sessions import Session, SessionCookie
@@ -206,6 +208,22 @@ class RequestContext:
     def pop(self) -> None:
         """Make the context current before the last :meth:`push` current again."""
         context_var.reset(self._tokens.pop())
+
+    def __enter__(self) -> RequestContext:
+        """Push the context: ``with app.test_request_context("/"):``."""
+        self.push()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """End the request (with the block's exception, if any), then pop; a failed commit is raised."""
+        try:
+            failure = self.end(exc)
+        finally:
+            self.pop()
+        if failure is not None and exc is None:
+            raise failure  # a commit that did not happen must not pass silently
 
     def close_resources(self) -> Exception | None:
         """Commit the opened resources, or roll them back if the request failed; once.

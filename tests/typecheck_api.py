@@ -6,8 +6,10 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, assert_type
 
-from microweb import App, Blueprint, Request, Response, Session, current_app, g, request, session
+from microweb import App, Blueprint, Request, RequestContext, Response, Session, current_app, g, request, session
+from microweb.cors import allow_cors
 from microweb.csrf import protect, rotate_csrf_token
+from microweb.testing import CliResult, CliRunner
 
 app = App(__name__, secret_key="typecheck-only-key-0123456789abcdef")
 
@@ -74,3 +76,11 @@ assert_type(guard(), None)
 assert_type(missing(KeyError()), tuple[str, int])
 assert_type(g.get("user"), Any)
 assert_type(current_app, App)
+
+allow_cors(app, origins=["https://app.example.com"], credentials=True, expose=["X-Total"])  # App is a cors.Hooks
+with app.test_request_context("/users/1", method="POST") as ctx:
+    assert_type(ctx, RequestContext)
+    assert_type(request.path, str)
+    assert_type(app.url_for("user", uid=2), str)
+assert_type(CliRunner(app).invoke("routes"), CliResult)
+allow_cors(admin, origins=["https://app.example.com"])  # a Blueprint is a cors.Hooks too
