@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
 from functools import lru_cache
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -38,7 +39,7 @@ from werkzeug.wrappers import Response as _WerkzeugResponse
 from werkzeug.wsgi import LimitedStream, get_content_length
 
 from ._werkzeug import has_close_callbacks, headers_of, init_response
-from .http import header_problem, is_uri
+from .http import header_problem, is_token, is_uri, parse_content_length
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -256,13 +257,27 @@ class Request(_WerkzeugRequest):
         return self.dict_storage_class(_split_cookies(header))  # type: ignore[return-value]
 
     @cached_property
+    def content_length(self) -> int | None:
+        """The body's length (None when not given, or chunked): Werkzeug's, but a bad header is refused.
+
+        A Content-Length that is no plain number is a 400 (RFC 9112 6.3), one over
+        ``sys.maxsize`` a 413; Werkzeug took both as 0, an empty body.
+        """
+        environ = self.environ
+        if get_content_length(environ) is None:
+            return None
+        value: str = environ.get("CONTENT_LENGTH", "")
+        return parse_content_length(value) if value else 0
+
+    @cached_property
     def stream(self) -> IO[bytes]:
         """The body, as Werkzeug's ``stream``, but never cut short silently (see the module)."""
         environ = self.environ
+        self.content_length  # noqa: B018  (a Content-Length that cannot be read is refused before any read)
         if self.shallow or "wsgi.input_terminated" not in environ:
             return super().stream
         # The server ends the stream itself (gunicorn does), and Werkzeug trusts that end.
-        length, limit = get_content_length(environ), self.max_content_length
+        length, limit = self.content_length, self.max_content_length
         if length is not None and limit is not None and length > limit:
             raise RequestEntityTooLarge()
         if length is not None:
@@ -389,6 +404,31 @@ class Response(_WerkzeugResponse):
     def headers(self, value: Headers) -> None:
         self._plain = None
         self._headers = value
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: timedelta | int | None = None,
+        expires: str | datetime | int | float | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Werkzeug's ``set_cookie``, refusing a ``key`` that is not an HTTP token.
+
+        Werkzeug quotes the value but writes the key as it is, so a key from a request
+        holding ``;`` would add attributes of its own (``Domain=``, ``Max-Age=``).
+        """
+        if not is_token(key):
+            raise ValueError(
+                f"The cookie name {key[:100]!r} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~): "
+                "choose a fixed name, and put what the request sent in the value."
+            )
+        super().set_cookie(key, value, max_age, expires, path, domain, secure, httponly, samesite, partitioned)
 
     def call_on_close(self, func: Callable[[], Any]) -> Callable[[], Any]:
         """Run ``func`` when the response is closed (see Werkzeug's ``Response.call_on_close``)."""
