@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
-from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.http import HTTP_STATUS_CODES, dump_cookie
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
@@ -328,6 +328,13 @@ _CHECKED_STATUS_LINES = frozenset(_STATUS_LINES.values())
 _PLAIN_TYPES = frozenset({HTML, JSON, "text/plain; charset=utf-8"})
 
 
+_UNESCAPED_CONTROL = re.compile(r"[\x1a-\x1f]")
+
+
+def _octal_escape(found: re.Match[str]) -> str:
+    return f"\\{ord(found.group()):03o}"  # as dump_cookie writes the others; parse_cookie reads them back
+
+
 class Response(_WerkzeugResponse):
     """Werkzeug's response, with its whole API, and cheap to build and send when the body is in memory.
 
@@ -428,7 +435,21 @@ class Response(_WerkzeugResponse):
                 f"The cookie name {key[:100]!r} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~): "
                 "choose a fixed name, and put what the request sent in the value."
             )
-        super().set_cookie(key, value, max_age, expires, path, domain, secure, httponly, samesite, partitioned)
+        header = dump_cookie(
+            key,
+            value,
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            max_size=self.max_cookie_size,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+        # dump_cookie escapes the controls up to 0x19 only: 0x1a-0x1f would make the header refused (a 500).
+        self.headers.add("Set-Cookie", _UNESCAPED_CONTROL.sub(_octal_escape, header))
 
     def call_on_close(self, func: Callable[[], Any]) -> Callable[[], Any]:
         """Run ``func`` when the response is closed (see Werkzeug's ``Response.call_on_close``)."""
