@@ -9,10 +9,12 @@ The docs' "How a request flows" numbers every step.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import html
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -123,6 +125,7 @@ class App(Scaffold):
             "MAX_CONTENT_LENGTH": max_content_length,
             "MAX_FORM_MEMORY_SIZE": 500_000,
             "MAX_FORM_PARTS": 1_000,
+            "STATIC_DOTFILES": False,
             "SERVER_NAME": "localhost",
             "TRUSTED_HOSTS": None,
             "PREFERRED_URL_SCHEME": "http",
@@ -189,21 +192,35 @@ class App(Scaffold):
         endpoint = endpoint or view_func.__name__
         existing = self.view_functions.get(endpoint)
         if existing is not None and existing is not view_func:
-            raise ValueError(
-                f"Endpoint {endpoint!r} already belongs to {existing.__qualname__}; "
-                f"give {view_func.__qualname__} another name with endpoint=..."
-            )
+            raise ValueError(self._endpoint_clash(endpoint, rule, existing, view_func))
         asked = {m.upper() for m in (methods or ("GET",))}
         provide_options = (self.auto_options if auto_options is None else auto_options) and "OPTIONS" not in asked
         url_rule = Rule(
             rule, methods=asked | ({"OPTIONS"} if provide_options else set()), endpoint=endpoint, **rule_options
         )
-        self.url_map.add(url_rule)
+        try:
+            self.url_map.add(url_rule)
+        except LookupError as exc:  # Werkzeug's "the converter 'itn' does not exist", from deep in its compiler
+            raise LookupError(_unknown_converter(rule, self.url_map.converters) or str(exc)) from None
         self.view_functions[endpoint] = view_func
         if not provide_options:
             self._no_auto_options.add(endpoint)
         if "HEAD" in asked:
             self._explicit_head[rule] = endpoint
+
+    def _endpoint_clash(self, endpoint: str, rule: str, existing: Callable[..., Any], view: Callable[..., Any]) -> str:
+        """The error for a second view under ``endpoint``: both views, both rules, and what to do."""
+        rules = ", ".join(repr(r.rule) for r in self.url_map.iter_rules() if r.endpoint == endpoint) or "none"
+        message = (
+            f"Endpoint {endpoint!r} already belongs to {existing.__qualname__} (rule {rules}), so "
+            f"{view.__qualname__} cannot have it for the rule {rule!r}"
+        )
+        if endpoint in _DECORATOR_INNER_NAMES:
+            return (
+                f"{message}: {endpoint!r} is a decorator's inner function, so every view it wraps gets that name. "
+                "Decorate the inner function with @functools.wraps(view) in the decorator, so each view keeps its own."
+            )
+        return f"{message}; give one of them another name with endpoint=..."
 
     def resource(self, factory: Callable[[], Iterator[T]]) -> Resource[T]:
         """Turn a generator function into a request-scoped resource.
@@ -385,6 +402,8 @@ class App(Scaffold):
             rv = self.preprocess_request(ctx)
             if rv is None:
                 rv = self.dispatch_request(ctx)
+            else:
+                ctx.responder = "A before_request hook"
             return self.finalize_request(ctx, rv)
         except Exception as exc:
             return self.handle_exception(ctx, exc)
@@ -613,7 +632,7 @@ class App(Scaffold):
         headers = exc.get_headers(environ)
         check_headers(str(exc.code), headers)  # before Werkzeug's check, which names no header
         if isinstance(exc, RequestRedirect):  # to the slash-fixed path, with the client's raw query string
-            exc.new_url = quote_unsafe_in_url(exc.new_url)
+            exc.new_url = quote_unsafe_in_url(_relative_if_own(exc.new_url, environ))
         if _may_want_json(environ) and _prefers_json(current_context().request):
             response = exc.get_response(environ)
             response.set_data(
@@ -647,7 +666,12 @@ class App(Scaffold):
         return cookie
 
     def send_static_file(self, folder: str, filename: str) -> BaseResponse:
-        """The file ``filename`` of ``folder`` for the current request (the static routes' view); else a 404."""
+        """The file ``filename`` of ``folder`` for the current request (the static routes' view); else a 404.
+
+        A path with a segment starting with ``.`` is a 404 unless ``config["STATIC_DOTFILES"]``.
+        """
+        if not self.config["STATIC_DOTFILES"] and _DOT_SEGMENT.search(filename):
+            raise NotFound()  # .env, .git/config, .htpasswd: secrets more often than assets
         path = safe_join(folder, filename) if "\x00" not in filename else None
         # safe_join stops "..", absolute paths and the like; a symlink could still lead out.
         if path is None or not os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep):
@@ -683,6 +707,28 @@ class App(Scaffold):
         run(self, server=server, host=host, port=port, allow_remote_debug=allow_remote_debug, **options)
 
 
+# A path segment (after "/" or "\\", Windows' separator, or at the start) that starts with a dot.
+_DOT_SEGMENT = re.compile(r"(?:^|[/\\])\.")
+# What a decorator usually calls its inner function: views wrapped without functools.wraps all get this name.
+_DECORATOR_INNER_NAMES = frozenset({"wrapper", "inner", "decorated", "wrapped", "decorator", "_wrapper", "wrap"})
+# A converter in a rule: <name:var>, <name(args):var>; the arguments without ")" inside, so it is linear.
+_CONVERTER = re.compile(r"<([A-Za-z_][A-Za-z0-9_]*)(?:\([^)]*\))?:")
+
+
+def _unknown_converter(rule: str, known: Mapping[str, Any]) -> str | None:
+    """The error for a rule that names a converter that does not exist (None if it names none)."""
+    for name in _CONVERTER.findall(rule):
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            return (
+                f"The rule {rule!r} uses the converter {name!r}, which does not exist.{hint} "
+                f"The known converters are {', '.join(sorted(known))}; add your own to "
+                f"app.url_map.converters[{name!r}] before the rule."
+            )
+    return None
+
+
 _RETURN_SHAPES = (
     "return a str or bytes (HTML), a dict or list (JSON), an iterator (a stream), a Response, "
     "or a tuple (body, status), (body, headers) or (body, status, headers)"
@@ -690,8 +736,12 @@ _RETURN_SHAPES = (
 
 
 def _who() -> str:
-    endpoint = context_var.get().endpoint
-    return f"The view {endpoint!r}" if endpoint else "A hook or error handler"
+    ctx = context_var.get()
+    if ctx.error is not None:  # set before an error handler is called
+        return f"The error handler for {type(ctx.error).__name__}"
+    if ctx.responder is not None:
+        return ctx.responder
+    return f"The view {ctx.endpoint!r}" if ctx.endpoint else "A hook or error handler"
 
 
 def _not_a_response(body: Any) -> str:
@@ -726,6 +776,22 @@ def _unpack(rv: Any) -> tuple[Any, int | str | None, Any]:
             f"{_RETURN_SHAPES}."
         )
     return body, status, headers
+
+
+def _relative_if_own(url: str, environ: WSGIEnvironment) -> str:
+    """``url`` made path-absolute (``/docs/?q``) when it is on the request's own scheme and host, else as it is.
+
+    Werkzeug builds its redirects (a slash added, slashes merged) from the Host header, which
+    any client sets: relative (RFC 9110 10.2.2), they stay on the site whatever it said.
+    """
+    try:
+        origin = f"{environ['wsgi.url_scheme']}://{get_host(environ)}"
+    except HTTPException:
+        return url
+    rest = url[len(origin) :]
+    if url[: len(origin)].lower() != origin.lower() or rest[:1] not in ("", "/", "?"):
+        return url
+    return "/" + rest.lstrip("/\\")  # never "//host" or "/\\host", which browsers read as another site
 
 
 def path_info(environ: WSGIEnvironment) -> str:

@@ -112,6 +112,7 @@ class RequestContext:
         "url_adapter",
         "routing_error",
         "error",
+        "responder",
         "resources",
         "ended",
         "_request",
@@ -136,6 +137,8 @@ class RequestContext:
         self.routing_error: HTTPException | None = None
         #: The exception the request failed with, if any: resources roll back, teardown hooks get it.
         self.error: BaseException | None = None
+        #: Who returned the value being made a response, for error messages; None: the view.
+        self.responder: str | None = None
         #: Opened resources and their generators, in opening order (None until one opens).
         self.resources: dict[Finisher, tuple[Iterator[Any], Any]] | None = None
         #: Whether the request has ended (see :meth:`end`).

@@ -30,7 +30,9 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from wsgiref.headers import Headers
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-from werkzeug.exceptions import BadRequest, ClientDisconnected
+from werkzeug.exceptions import BadRequest, ClientDisconnected, HTTPException
+
+from .http import parse_content_length
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -350,10 +352,12 @@ class RequestHandler(WSGIRequestHandler):
             return environ
         lengths = {v.strip() for v in self.headers.get_all("Content-Length", [])}
         length = lengths.pop() if len(lengths) == 1 else "" if not lengths else "two lengths"
-        if length and not length.isdigit():
-            self.send_error(400, "Bad Content-Length")
+        try:
+            size = parse_content_length(length) if length else 0
+        except HTTPException as exc:  # no number (a 400), or past what int() and a stream take (a 413)
+            self.send_error(exc.code or 400, exc.description)
             return None
-        environ["wsgi.input"] = _SizedBody(self.input, int(length or 0))
+        environ["wsgi.input"] = _SizedBody(self.input, size)
         return environ
 
     def finish(self) -> None:

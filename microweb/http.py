@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.urls import iri_to_uri
 from werkzeug.wsgi import get_host
 
@@ -21,7 +23,9 @@ __all__ = [
     "escape_for_log",
     "header_problem",
     "is_loopback",
+    "is_token",
     "is_uri",
+    "parse_content_length",
     "quote_unsafe_in_url",
     "describe_request",
     "normalise_prefix",
@@ -52,6 +56,29 @@ HOP_BY_HOP = frozenset(
 _NOT_TOKEN = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 _NOT_FIELD_TEXT = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 _URL_HEADERS = frozenset({"location", "content-location"})
+# RFC 6265 4.1.1: a cookie-value is cookie-octets (no blank, DQUOTE, comma, semicolon or backslash), or
+# them in DQUOTEs; quoted, Werkzeug's dump_cookie also writes blanks and escapes (\" \\ \073).
+_COOKIE_VALUE = re.compile(
+    r'[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*|"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[0-7"\\])*"'
+)
+
+
+def is_token(text: str) -> bool:
+    """Whether ``text`` is an HTTP token (RFC 9110 5.6.2), as header and cookie names must be."""
+    return bool(text) and _NOT_TOKEN.search(text) is None
+
+
+def _cookie_problem(value: str) -> str | None:
+    """Why a Set-Cookie value must not be sent: its ``name=value`` before the first ``;`` is not RFC 6265's."""
+    pair = value.partition(";")[0]
+    name, equals, cookie_value = pair.partition("=")
+    name = name.strip(" \t")
+    shown = escape_for_log(name[:100])  # the name, never the value: that may be a secret
+    if not equals or not is_token(name):
+        return f"The Set-Cookie header of the cookie {shown!r} has a name that is not an HTTP token"
+    if not _COOKIE_VALUE.fullmatch(cookie_value.strip(" \t")):
+        return f"The Set-Cookie header of the cookie {shown!r} has a value that is not cookie-octets (RFC 6265)"
+    return None
 
 
 def header_problem(status: str, headers: Iterable[tuple[str, str]]) -> str | None:
@@ -59,8 +86,9 @@ def header_problem(status: str, headers: Iterable[tuple[str, str]]) -> str | Non
 
     Refused: a control character in the status, a header name that is not an HTTP
     token, a value with CR, LF, NUL or another control character (header injection),
-    a URL header that cannot be made a URI, and hop-by-hop headers (PEP 3333).
-    The message names the header, never the value: that may be anything a client sent.
+    a URL header that cannot be made a URI, hop-by-hop headers (PEP 3333), and a
+    ``Set-Cookie`` whose cookie name is not a token or whose value is not RFC 6265's.
+    The message names the header (or cookie), never the value: that may be anything a client sent.
     """
     if _NOT_FIELD_TEXT.search(status):
         return "The response status has a control or non-Latin-1 character"
@@ -70,17 +98,26 @@ def header_problem(status: str, headers: Iterable[tuple[str, str]]) -> str | Non
         lower = name.lower()
         if lower in HOP_BY_HOP:
             return f"The response header {name!r} is hop-by-hop, which only the server may send (PEP 3333)"
-        if lower in _URL_HEADERS:
-            # Werkzeug makes these URIs when it sends them (iri_to_uri), where a failure would escape
-            # every handler. Only a URL with a host ("//") can fail: the rest skip the cost.
-            if "//" in value:
-                try:
-                    iri_to_uri(value)
-                except ValueError:
-                    return f"The value of the response header {name!r} is not a URL"
-        elif _NOT_FIELD_TEXT.search(value):
-            return f"The value of the response header {name!r} has CR, LF, NUL, another control or non-Latin-1 text"
+        problem = _value_problem(name, lower, value)
+        if problem is not None:
+            return problem
     return None
+
+
+def _value_problem(name: str, lower: str, value: str) -> str | None:
+    """Why the value of the header ``name`` (``lower`` in lower case) must not be sent, or None."""
+    if lower in _URL_HEADERS:
+        # Werkzeug makes these URIs when it sends them (iri_to_uri), where a failure would escape
+        # every handler. Only a URL with a host ("//") can fail: the rest skip the cost.
+        if "//" in value:
+            try:
+                iri_to_uri(value)
+            except ValueError:
+                return f"The value of the response header {name!r} is not a URL"
+        return None
+    if _NOT_FIELD_TEXT.search(value):
+        return f"The value of the response header {name!r} has CR, LF, NUL, another control or non-Latin-1 text"
+    return _cookie_problem(value) if lower == "set-cookie" else None
 
 
 def check_headers(status: str, headers: Iterable[tuple[str, str]]) -> None:
@@ -127,6 +164,28 @@ def describe_request(environ: Mapping[str, Any], endpoint: str | None) -> str:
     """The request in a log line: method, full path and endpoint, escaped by :func:`escape_for_log`."""
     path = wsgi_decoded(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
     return escape_for_log(f"{environ.get('REQUEST_METHOD')} {path} [{endpoint}]")
+
+
+# ---------------------------------------------------------------- request bodies
+
+_LENGTH = re.compile(r"[ \t]*([0-9]+)[ \t]*", re.ASCII)
+_MAX_LENGTH_DIGITS = len(str(sys.maxsize))
+
+
+def parse_content_length(value: str) -> int:
+    """The body length a Content-Length header gives.
+
+    Raises BadRequest (a 400) when it is no plain number (RFC 9112 6.3), and
+    RequestEntityTooLarge (a 413) when it is over ``sys.maxsize``, which no stream
+    can read: compared as text first, since ``int()`` refuses more than 4,300 digits.
+    """
+    found = _LENGTH.fullmatch(value)
+    if found is None:
+        raise BadRequest("The Content-Length header is not a number.")
+    digits = found.group(1).lstrip("0") or "0"
+    if len(digits) > _MAX_LENGTH_DIGITS or int(digits) > sys.maxsize:
+        raise RequestEntityTooLarge("The Content-Length is larger than any body this server takes.")
+    return int(digits)
 
 
 # ---------------------------------------------------------------- WSGI strings, hosts and prefixes

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
 from functools import lru_cache
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -30,7 +31,7 @@ from urllib.parse import unquote
 from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
-from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
+from werkzeug.http import HTTP_STATUS_CODES, dump_cookie, parse_options_header
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
@@ -38,7 +39,7 @@ from werkzeug.wrappers import Response as _WerkzeugResponse
 from werkzeug.wsgi import LimitedStream, get_content_length
 
 from ._werkzeug import has_close_callbacks, headers_of, init_response
-from .http import header_problem, is_uri
+from .http import header_problem, is_token, is_uri, parse_content_length
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -253,12 +254,6 @@ class Request(_WerkzeugRequest):
         return self.parameter_storage_class(_parse_qsl(_from_wsgi(self.environ.get("QUERY_STRING", ""))))
 
     @cached_property
-    def content_length(self) -> int | None:
-        """The body's length from Content-Length (None for a chunked body), as Werkzeug reads it."""
-        # Straight from the environ: Werkzeug asks its header view, which maps the names back.
-        return get_content_length(self.environ)
-
-    @cached_property
     def _content_type_parts(self) -> tuple[str, dict[str, str]]:
         return parse_options_header(self.environ.get("CONTENT_TYPE", ""))
 
@@ -282,13 +277,27 @@ class Request(_WerkzeugRequest):
         return self.dict_storage_class(_split_cookies(header))  # type: ignore[return-value]
 
     @cached_property
+    def content_length(self) -> int | None:
+        """The body's length (None when not given, or chunked): Werkzeug's, but a bad header is refused.
+
+        A Content-Length that is no plain number is a 400 (RFC 9112 6.3), one over
+        ``sys.maxsize`` a 413; Werkzeug took both as 0, an empty body.
+        """
+        environ = self.environ
+        if get_content_length(environ) is None:
+            return None
+        value: str = environ.get("CONTENT_LENGTH", "")
+        return parse_content_length(value) if value else 0
+
+    @cached_property
     def stream(self) -> IO[bytes]:
         """The body, as Werkzeug's ``stream``, but never cut short silently (see the module)."""
         environ = self.environ
+        self.content_length  # noqa: B018  (a Content-Length that cannot be read is refused before any read)
         if self.shallow or "wsgi.input_terminated" not in environ:
             return super().stream
         # The server ends the stream itself (gunicorn does), and Werkzeug trusts that end.
-        length, limit = get_content_length(environ), self.max_content_length
+        length, limit = self.content_length, self.max_content_length
         if length is not None and limit is not None and length > limit:
             raise RequestEntityTooLarge()
         if length is not None:
@@ -337,6 +346,13 @@ def content_type_for(mimetype: str) -> str:
 _STATUS_LINES = {code: f"{code} {name.upper()}" for code, name in HTTP_STATUS_CODES.items()}
 _CHECKED_STATUS_LINES = frozenset(_STATUS_LINES.values())
 _PLAIN_TYPES = frozenset({HTML, JSON, "text/plain; charset=utf-8"})
+
+
+_UNESCAPED_CONTROL = re.compile(r"[\x1a-\x1f]")
+
+
+def _octal_escape(found: re.Match[str]) -> str:
+    return f"\\{ord(found.group()):03o}"  # as dump_cookie writes the others; parse_cookie reads them back
 
 
 class Response(_WerkzeugResponse):
@@ -424,6 +440,45 @@ class Response(_WerkzeugResponse):
     def headers(self, value: Headers) -> None:
         self._plain = None
         self._headers = value
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: timedelta | int | None = None,
+        expires: str | datetime | int | float | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Werkzeug's ``set_cookie``, refusing a ``key`` that is not an HTTP token.
+
+        Werkzeug quotes the value but writes the key as it is, so a key from a request
+        holding ``;`` would add attributes of its own (``Domain=``, ``Max-Age=``).
+        """
+        if not is_token(key):
+            raise ValueError(
+                f"The cookie name {key[:100]!r} is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~): "
+                "choose a fixed name, and put what the request sent in the value."
+            )
+        header = dump_cookie(
+            key,
+            value,
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            max_size=self.max_cookie_size,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+        # dump_cookie escapes the controls up to 0x19 only: 0x1a-0x1f would make the header refused (a 500).
+        self.headers.add("Set-Cookie", _UNESCAPED_CONTROL.sub(_octal_escape, header))
 
     def call_on_close(self, func: Callable[[], Any]) -> Callable[[], Any]:
         """Run ``func`` when the response is closed (see Werkzeug's ``Response.call_on_close``)."""

@@ -195,6 +195,10 @@ def test_a_chunked_body_cut_short_is_a_400_not_a_short_body() -> None:
         ("HTTP/1.0", "Transfer-Encoding: chunked\r\n", 400),
         ("HTTP/1.1", "Content-Length: 12abc\r\n", 400),
         ("HTTP/1.1", "Content-Length: 3\r\nContent-Length: 4\r\n", 400),
+        ("HTTP/1.1", "Content-Length: \u00b2\r\n", 400),  # a digit to str.isdigit(), not to int()
+        ("HTTP/1.1", "Content-Length: -1\r\n", 400),
+        ("HTTP/1.1", f"Content-Length: {'9' * 5000}\r\n", 413),  # past int()'s 4,300 digits
+        ("HTTP/1.1", f"Content-Length: {2**63}\r\n", 413),  # past what a stream reads
     ],
 )
 def test_a_body_it_cannot_delimit_is_refused(version: str, headers: str, status: int) -> None:

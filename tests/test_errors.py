@@ -122,6 +122,75 @@ def test_a_path_cannot_forge_log_lines(app: App, client: TestClient, caplog: pyt
     assert record.getMessage() == "Exception on GET /x/a\\x0d\\x0aERROR forged line\\x00 [boom]"
 
 
+def test_a_c1_control_in_the_path_cannot_split_a_log_line(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # %C2%85 is NEL (U+0085): str.splitlines() and log viewers end a line there, as at CR and LF.
+    @app.get("/x/<name>")
+    def boom(name: str) -> str:
+        raise ValueError("boom")
+
+    with caplog.at_level(logging.ERROR):
+        assert client.get("/x/a%C2%85ERROR forged%C2%9Fline%C2%80").status_code == 500
+    (record,) = [r for r in caplog.records if r.name == "microweb"]
+    message = record.getMessage()
+    assert message.splitlines() == [message]
+    assert message == "Exception on GET /x/a\\x85ERROR forged\\x9fline\\x80 [boom]"
+
+
+#: What each place returns, and the words the log must have for it: who returned it, and what it was.
+BAD_RETURNS = [
+    (42, "returned int, which is not a response"),
+    (None, "returned None, which is not a response"),
+    (("a", "two hundred"), "returned the status 'two hundred', which is no HTTP status"),
+    (("a", 200, {"X": "1"}, "extra"), "returned a tuple of 4 items"),
+    (("a", 200, 7), "returned the headers int, not a dict or a list of (name, value) pairs"),
+]
+
+
+WHO_RETURNS = [
+    ("view", "The view 'page'"),
+    ("before hook", "A before_request hook"),
+    ("error handler", "The error handler for ValueError"),
+    ("404 handler", "The error handler for NotFound"),
+]
+
+
+@pytest.mark.parametrize(
+    ("where", "who", "rv", "said"),
+    # A before hook's None is no answer: the view runs.
+    [
+        (*place, *bad)
+        for place in WHO_RETURNS
+        for bad in BAD_RETURNS
+        if not (place[0] == "before hook" and bad[0] is None)
+    ],
+)
+def test_a_return_that_is_no_response_is_a_500_whose_log_says_who_returned_what_and_what_is_valid(
+    app: App, client: TestClient, caplog: pytest.LogCaptureFixture, rv: Any, said: str, where: str, who: str
+) -> None:
+    @app.get("/page")
+    def page() -> Any:
+        if where == "error handler":
+            raise ValueError("boom")
+        return rv if where == "view" else "fine"
+
+    if where == "before hook":
+        app.before_request(lambda: rv)
+    elif where == "error handler":
+        app.errorhandler(ValueError)(lambda error: rv)
+    elif where == "404 handler":
+        app.errorhandler(404)(lambda error: rv)
+    with caplog.at_level(logging.ERROR, logger="microweb"):
+        response = client.get("/missing" if where == "404 handler" else "/page")
+    assert response.status_code == 500
+    assert b"which is not" not in response.data and b"returned" not in response.data  # the details: in the log only
+    errors = [str(r.exc_info[1]) for r in caplog.records if r.name == "microweb" and r.exc_info]
+    assert any(f"{who} {said}" in text for text in errors), errors
+    shapes = "return a str or bytes (HTML), a dict or list (JSON), an iterator (a stream), a Response, or a tuple"
+    assert any(shapes in text for text in errors)
+
+
 def test_uncaught_exception_is_generic_500_and_logged(
     app: App, client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from werkzeug.exceptions import SecurityError
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, SecurityError
+from werkzeug.http import dump_cookie, parse_cookie
 from werkzeug.urls import iri_to_uri
 
+from microweb import Response
 from microweb.http import (
     HOP_BY_HOP,
     check_trusted_host,
     escape_for_log,
     header_problem,
+    is_token,
     is_uri,
     normalise_prefix,
+    parse_content_length,
     split_prefix,
     wsgi_decoded,
 )
@@ -94,3 +98,74 @@ def test_trusted_host_check() -> None:
     check_trusted_host(environ, ["evil.example"])
     with pytest.raises(SecurityError):
         check_trusted_host(environ, ["example.com"])
+
+
+# ---------------------------------------------------------------- Set-Cookie and Content-Length
+
+_COOKIE_TEXT = st.text(
+    alphabet=st.sampled_from(list("aZ09!#$%&'*+-.^_`|~ \t;=,\"\\()<>@[]{}/:?é\u00ff\x7f")), max_size=12
+)
+
+
+@settings(max_examples=700, deadline=None)
+@given(name=_COOKIE_TEXT, value=st.text(max_size=20).map("SECRET".__add__))
+def test_a_cookie_name_that_is_no_token_is_refused_and_every_value_is_sent_safely(name: str, value: str) -> None:
+    if is_token(name):
+        response = Response()
+        response.set_cookie(name, value, max_age=60, httponly=True, samesite="Lax")
+        header = response.headers["Set-Cookie"]
+        assert header_problem("200 OK", [("Set-Cookie", header)]) is None, header  # any value: quoted and escaped
+        assert parse_cookie(header.partition(";")[0]).to_dict() == {name: value}  # and read back as it was
+        return
+    with pytest.raises(ValueError, match="not an HTTP token") as refused:
+        Response().set_cookie(name, value)
+    assert "SECRET" not in str(refused.value)
+    # Set by hand (Werkzeug's dump_cookie writes the name as it is): the header check refuses it in turn.
+    problem = header_problem("200 OK", [("Set-Cookie", dump_cookie(name, value))])
+    if "=" not in name and not is_token(name.strip(" \t")):  # "a=b" reads as the token "a"; " a" as "a"
+        assert problem is not None and "Set-Cookie" in problem
+        assert "SECRET" not in problem  # the cookie is named, its value never shown
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "x; Domain=evil.example=v; Path=/",  # a name with ";": attributes of its own
+        "a b=v; Path=/",
+        "=v",
+        "novalue",
+        'n="unterminated; Path=/',
+        "n=a b",
+        "n=a,b",
+        "n=a\\b",
+        'n=a"b',
+        "n=caf\u00e9",
+    ],
+)
+def test_a_hand_made_set_cookie_that_is_not_rfc_6265_is_refused(header: str) -> None:
+    problem = header_problem("200 OK", [("Set-Cookie", header)])
+    assert problem is not None and "Set-Cookie" in problem
+
+
+@pytest.mark.parametrize("header", ["n=v", "n=v; Path=/; HttpOnly", 'n="a b\\073"', "n=", "n=a=b; Max-Age=0"])
+def test_an_rfc_6265_set_cookie_passes(header: str) -> None:
+    assert header_problem("200 OK", [("Set-Cookie", header)]) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "length"), [("0", 0), ("12", 12), (" 12\t", 12), ("007", 7), (str(2**63 - 1), 2**63 - 1)]
+)
+def test_content_length_is_read_as_a_plain_number(text: str, length: int) -> None:
+    assert parse_content_length(text) == length
+
+
+@pytest.mark.parametrize("text", ["-1", "+1", "1e3", "12abc", "0x10", "1 2", "\u00b2", "\u0661", ""])
+def test_a_content_length_that_is_no_number_is_a_400(text: str) -> None:
+    with pytest.raises(BadRequest):
+        parse_content_length(text)
+
+
+@pytest.mark.parametrize("text", [str(2**63), "9" * 20, "9" * 4301, "9" * 100_000, "0" * 5000 + "1" * 5000])
+def test_a_content_length_over_any_size_is_a_413_without_int_failing(text: str) -> None:
+    with pytest.raises(RequestEntityTooLarge):
+        parse_content_length(text)

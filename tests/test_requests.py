@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,9 +13,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import EnvironBuilder
 
 from microweb import App, request, url_for
+from microweb.csrf import protect
 from microweb.testing import TestClient
 
-from support import validated_client
+from support import SECRET, validated_client
 
 
 def test_request_outside_a_request_says_what_to_do() -> None:
@@ -101,6 +104,50 @@ def test_max_content_length_is_a_413_before_the_body_is_read() -> None:
     client = app.test_client()
     assert client.post("/upload", data=b"x" * 10).get_data() == b"ok"
     assert client.post("/upload", data=b"x" * 11).status_code == 413
+
+
+#: Content-Lengths past what int() reads (4,300 digits) or any stream takes (sys.maxsize): a 413.
+HUGE_LENGTHS = ["9" * 4301, "1" + "0" * 5000, "9" * 30, str(2**63)]
+#: Content-Lengths that are no number (RFC 9112 6.3): a 400.
+BAD_LENGTHS = ["12abc", "-1", "+5", "1e3", "\u00b2", "0x10"]
+
+
+#: Each way a view meets the Content-Length.
+LENGTH_READERS: dict[str, Callable[[], Any]] = {
+    "form": lambda: request.form,
+    "get_data": lambda: request.get_data(),
+    "get_json": lambda: request.get_json(force=True),
+    "content_length": lambda: request.content_length,
+    "stream": lambda: request.stream.read(),
+}
+
+
+@pytest.mark.parametrize("reads", LENGTH_READERS)
+@pytest.mark.parametrize("limit", [None, 1000])
+@pytest.mark.parametrize("protected", [False, True], ids=["plain", "protect(app)"])
+@pytest.mark.parametrize("length", HUGE_LENGTHS + BAD_LENGTHS, ids=lambda length: f"{length[:8]}..{len(length)}")
+def test_a_content_length_that_cannot_be_read_is_a_400_or_413_never_a_500(
+    length: str, protected: bool, limit: int | None, reads: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # More than 4,300 digits on a urlencoded POST raised in int(): a 500. Werkzeug reads both kinds as 0.
+    app = App(secret_key=SECRET, max_content_length=limit)
+    if protected:
+        protect(app)
+
+    @app.post("/form")
+    def form() -> str:
+        return repr(LENGTH_READERS[reads]())
+
+    client = app.test_client()  # not validated: wsgiref.validate itself calls int() on CONTENT_LENGTH
+    with caplog.at_level(logging.ERROR, logger="microweb"):
+        response = client.post(
+            "/form",
+            data=b"a=1",
+            content_type="application/x-www-form-urlencoded",
+            environ_overrides={"CONTENT_LENGTH": length},
+        )
+    assert response.status_code == (413 if length in HUGE_LENGTHS else 400)
+    assert not [r for r in caplog.records if r.name == "microweb"]  # nothing failed on the way
 
 
 #: A view for each way of reading a body: each must meet the body limit before reading.

@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from microweb import App, Response, redirect, request
 from microweb.testing import TestClient
 
-from support import live_server, raw_request
+from support import live_server, raw_request, validated_client
 
 
 @pytest.mark.parametrize(
@@ -374,3 +376,53 @@ def test_a_hop_by_hop_header_from_an_after_hook_is_refused_over_a_real_server(ap
         head, body = raw_request(port, "GET", "/")
     assert head.startswith(b"HTTP/1.0 500") and b"keep-alive" not in head
     assert b"Traceback" not in body
+
+
+# ---------------------------------------------------------------- cookies named from the request
+
+_TCHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_INJECTIONS = ["x; Domain=evil.example", "x=1; Max-Age=99999; y", "x=1; Domain=evil.example; Secure", "a b", "x\r\ny"]
+_NAME = st.one_of(st.sampled_from(_INJECTIONS), st.text(alphabet=st.sampled_from(list('aZ09-_ ;=,"\\é\t')), max_size=8))
+
+
+def _browser_reads(header: str) -> tuple[str, str, list[str]]:
+    """A Set-Cookie value as a browser reads it (RFC 6265 5.2): name, value, attribute names (lower case)."""
+    pair, *attributes = header.split(";")
+    name, _, value = pair.partition("=")
+    return name.strip(" \t"), value.strip(" \t"), [a.partition("=")[0].strip(" \t").lower() for a in attributes]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_NAME, value=st.text(max_size=12).map("SECRET".__add__))
+def test_a_cookie_named_from_the_request_cannot_add_attributes(
+    app: App, caplog: pytest.LogCaptureFixture, name: str, value: str
+) -> None:
+    # set_cookie(name_from_request, ...): Werkzeug writes the name as it is, so "x; Domain=evil" set a Domain.
+    if "set_named" not in app.view_functions:
+
+        @app.get("/set")
+        def set_named() -> Response:
+            response = Response("set")
+            response.set_cookie(request.args["n"], request.args["v"])
+            return response
+
+        @app.get("/get")
+        def get_named() -> dict[str, Any]:
+            return {"value": request.cookies.get(request.args["n"])}
+
+    client = validated_client(app, use_cookies=False)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="microweb"):
+        response = client.get("/set", query_string={"n": name, "v": value})
+    if name and set(name) <= _TCHARS:
+        assert response.status_code == 200
+        (header,) = response.headers.getlist("Set-Cookie")
+        read_name, read_value, attributes = _browser_reads(header)
+        assert (read_name, attributes) == (name, ["path"])  # no Domain, Max-Age or anything else of its own
+        back = client.get("/get", query_string={"n": name}, headers={"Cookie": f"{read_name}={read_value}"})
+        assert back.json == {"value": value}
+    else:
+        assert response.status_code == 500 and "Set-Cookie" not in response.headers
+        (record,) = [r for r in caplog.records if r.name == "microweb"]
+        assert record.exc_info is not None and repr(name[:100]) in str(record.exc_info[1])  # the log names it
+        assert "SECRET" not in caplog.text  # but never shows the value

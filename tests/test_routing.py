@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from werkzeug.routing import BaseConverter
 from werkzeug.test import Client
 
 from microweb import App, request, url_for
 from microweb.testing import TestClient
+
+from support import live_server, raw_request
 
 
 def test_route_and_method_decorators(app: App, client: Client) -> None:
@@ -63,6 +67,68 @@ def test_default_endpoint_is_function_name_and_clash_is_an_error(app: App) -> No
         app.add_route("/b", other)
     # the same function may be registered under several rules
     app.add_route("/a2", page)
+
+
+def test_two_views_with_one_endpoint_are_an_error_that_names_both_rules(app: App) -> None:
+    @app.get("/a")
+    def view() -> str:
+        return "a"
+
+    def other() -> str:
+        return "b"
+
+    other.__name__ = "view"
+    with pytest.raises(ValueError) as clash:
+        app.add_route("/b/<int:n>", other)
+    message = str(clash.value)
+    assert "Endpoint 'view'" in message and "'/a'" in message and "'/b/<int:n>'" in message
+    assert "endpoint=" in message and "functools.wraps" not in message
+    assert [rule.rule for rule in app.url_map.iter_rules()] == ["/a"]  # nothing of the refused rule is left
+
+
+@pytest.mark.parametrize("inner", ["wrapper", "inner", "decorated", "wrapped"])
+def test_an_endpoint_clash_of_a_decorators_inner_function_suggests_functools_wraps(app: App, inner: str) -> None:
+    def login_required(view: Callable[[], str]) -> Callable[[], str]:
+        def wrapper() -> str:
+            return view()
+
+        wrapper.__name__ = wrapper.__qualname__ = inner  # what a decorator without functools.wraps gives
+        return wrapper
+
+    app.get("/a")(login_required(lambda: "a"))
+    with pytest.raises(ValueError) as clash:
+        app.get("/b")(login_required(lambda: "b"))
+    message = str(clash.value)
+    assert f"Endpoint {inner!r}" in message and "'/a'" in message and "'/b'" in message
+    assert "@functools.wraps(view)" in message
+
+
+@pytest.mark.parametrize(
+    ("rule", "unknown", "closest"),
+    [
+        ("/u/<itn:uid>", "itn", "int"),
+        ("/p/<paht:rest>", "paht", "path"),
+        ("/f/<flaot(signed=True):x>", "flaot", "float"),
+    ],
+)
+def test_a_misspelt_converter_is_one_error_at_registration_naming_the_rule_and_the_known_ones(
+    app: App, rule: str, unknown: str, closest: str
+) -> None:
+    with pytest.raises(LookupError) as missing:
+        app.add_route(rule, lambda **kwargs: "never", endpoint="v")
+    message = str(missing.value)
+    assert f"The rule {rule!r}" in message and f"converter {unknown!r}" in message
+    assert f"Did you mean {closest!r}?" in message
+    assert "any, default, float, int, path, string, uuid" in message  # the known ones
+    assert missing.value.__cause__ is None and missing.value.__suppress_context__  # not Werkzeug's chain
+    assert "v" not in app.view_functions and not list(app.url_map.iter_rules())
+
+
+def test_an_unknown_converter_with_nothing_close_names_the_known_ones_and_how_to_add_one(app: App) -> None:
+    with pytest.raises(LookupError, match=r"converter 'zzz', which does not exist\. The known converters"):
+        app.add_route("/<zzz:x>", lambda x: x, endpoint="v")
+    with pytest.raises(LookupError, match=r"app\.url_map\.converters\['zzz'\]"):
+        app.add_route("/<zzz:x>", lambda x: x, endpoint="v")
 
 
 def test_custom_converter(app: App, client: Client) -> None:
@@ -126,7 +192,48 @@ def test_slash_redirects_encode_a_raw_query_string(
     app.add_route("/folder/", lambda: "folder", endpoint="folder")
     response = client.get(path, environ_overrides={"QUERY_STRING": query})
     assert response.status_code == 308
-    assert response.headers["Location"] == f"http://localhost/folder/?{encoded}"
+    assert response.headers["Location"] == f"/folder/?{encoded}"
+
+
+@pytest.mark.parametrize(
+    ("path", "environ", "location"),
+    [
+        ("/docs", {}, "/docs/"),
+        ("/docs", {"QUERY_STRING": "page=2&q=a%20b"}, "/docs/?page=2&q=a%20b"),  # the raw query string, kept
+        ("/docs//", {}, "/docs/"),  # slashes merged
+        ("/docs", {"SCRIPT_NAME": "/app"}, "/app/docs/"),  # the mount point, kept
+        ("/docs", {"SCRIPT_NAME": "/app", "QUERY_STRING": "x=1"}, "/app/docs/?x=1"),
+        ("/docs", {"SCRIPT_NAME": "/caf\xc3\xa9"}, "/caf%C3%A9/docs/"),
+        ("/docs", {"wsgi.url_scheme": "https"}, "/docs/"),
+    ],
+)
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "EVIL.example:80", "localhost"])
+def test_slash_redirects_are_relative_whatever_the_host_header(
+    app: App, client: Client, path: str, environ: dict[str, str], location: str, host: str
+) -> None:
+    # Without TRUSTED_HOSTS, Werkzeug built "http://evil.example/docs/" from the client's Host header.
+    app.add_route("/docs/", lambda: "docs", endpoint="docs")
+    response = client.get(path, headers={"Host": host}, environ_overrides=environ)
+    assert response.status_code == 308
+    assert response.headers["Location"] == location
+    assert "evil" not in response.get_data(as_text=True).lower()  # nor in the page's link
+
+
+def test_a_redirect_to_another_site_stays_absolute(app: App, client: Client) -> None:
+    app.add_route("/old", lambda: "never", endpoint="old", redirect_to="https://elsewhere.example/new")
+    response = client.get("/old", headers={"Host": "evil.example"})
+    assert response.status_code == 308 and response.headers["Location"] == "https://elsewhere.example/new"
+
+
+def test_slash_redirects_are_relative_over_a_real_server(app: App) -> None:
+    app.add_route("/docs/", lambda: "docs", endpoint="docs")
+    with live_server(app) as port:
+        head, _ = raw_request(port, "GET", "/docs?page=2", host="evil.example")
+        lines = head.decode("latin-1").split("\r\n")
+        assert lines[0].split()[1] == "308"
+        assert "Location: /docs/?page=2" in lines
+        head, body = raw_request(port, "GET", "/docs/", host="evil.example")
+        assert head.split(b"\r\n")[0].split()[1] == b"200" and body == b"docs"
 
 
 def test_head_is_automatic_for_get_and_has_no_body(app: App, client: Client) -> None:

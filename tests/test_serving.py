@@ -522,6 +522,21 @@ def cgi_request(*args: str, body: bytes = b"", **environ: str) -> tuple[str, byt
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("length", "status"), [("9" * 5000, "413"), (str(2**63), "413"), ("12abc", "400")])
+def test_cgi_answers_a_content_length_it_cannot_read_with_a_4xx(length: str, status: str) -> None:
+    # serve_cgi reads CONTENT_LENGTH to bound the body: int() refuses more than 4,300 digits.
+    answer, payload = cgi_request(
+        body=b"a=1",
+        REQUEST_METHOD="POST",
+        SCRIPT_NAME="",
+        PATH_INFO="/form",
+        CONTENT_TYPE="application/x-www-form-urlencoded",
+        CONTENT_LENGTH=length,
+    )
+    assert answer.startswith(f"Status: {status} "), (answer, payload[:300])
+
+
+@pytest.mark.slow
 def test_cgi_command_answers_one_request_behind_a_rewrite() -> None:
     status, payload = cgi_request(
         SCRIPT_NAME="/cgi-bin/app.cgi", PATH_INFO="/echo/x", REQUEST_URI="/app/echo/x?a=1", QUERY_STRING="a=1"

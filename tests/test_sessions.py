@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import secrets
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,56 @@ def test_key_rotation_uses_itsdangerous_fallback_keys_and_the_newest_signs(sessi
     assert only_new.loads(resigned) == {"user": "bob"}
     with pytest.raises(BadSignature):
         only_old.loads(resigned)
+
+
+@pytest.mark.parametrize("how", ["assigned", "in place"])
+def test_a_key_removed_from_the_list_stops_verifying_on_the_next_request(session_app: App, how: str) -> None:
+    # A leaked key taken out of the list: its cookies (and forged ones) must stop reading at once, even when
+    # the list is changed in place, where the signer cached for the old list object used to be kept.
+    leaked, new = "the-leaked-key-0123456789abcdef", "the-new-key-0123456789abcdef"
+    keys: list[str | bytes] = [leaked]
+    session_app.config["SECRET_KEY"] = keys
+    client = TestClient(session_app)
+    client.post("/login/ann")
+    signed_with_leaked = _cookie(client).value
+    assert client.get("/me").json == {"user": "ann"}  # the signer for [leaked] is made and cached
+    if how == "assigned":
+        session_app.config["SECRET_KEY"] = [new]
+    else:
+        keys[:] = [new]
+    assert client.get("/me").json == {"user": None}  # the leaked key's cookie no longer reads
+    forged = URLSafeTimedSerializer(leaked, salt="microweb.session").dumps({"user": "admin"})
+    client.set_cookie("session", forged)
+    assert client.get("/me").json == {"user": None}
+    client.post("/login/bob")  # the new key signs, and its cookie reads
+    assert URLSafeTimedSerializer(new, salt="microweb.session").loads(_cookie(client).value) == {"user": "bob"}
+    assert client.get("/me").json == {"user": "bob"}
+    client.set_cookie("session", signed_with_leaked)
+    assert client.get("/me").json == {"user": None}
+
+
+def test_a_session_over_4_kb_is_an_error_on_the_microweb_logger_not_a_warning(
+    session_app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Browsers drop a cookie over about 4 KB: the session would silently stop changing.
+    @session_app.post("/big")
+    def big() -> str:
+        session["data"] = secrets.token_hex(3000)  # 6,000 characters: a cookie of over 6 KB
+        return "stored"
+
+    client = TestClient(session_app)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Werkzeug's "cookie too large" UserWarning would fail here
+        with caplog.at_level(logging.ERROR, logger="microweb"):
+            response = client.post("/big")
+            small = TestClient(session_app).post("/login/ann")  # a small session: no record
+    assert response.status_code == 200 and small.status_code == 200
+    size = len(response.headers["Set-Cookie"])
+    (record,) = [r for r in caplog.records if r.name == "microweb"]  # one for the big cookie, none for the small
+    assert record.levelno == logging.ERROR
+    message = record.getMessage()
+    assert f"{size} bytes" in message and "4093" in message
+    assert "ids in the session" in message  # what to do instead
 
 
 def test_session_is_signed_not_encrypted(session_app: App, client: TestClient) -> None:

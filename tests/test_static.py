@@ -130,3 +130,80 @@ def test_static_url_path_and_relative_folder() -> None:
     finally:
         (here / "a.txt").unlink()
         here.rmdir()
+
+
+SECRETS = (b"hunter2", b"secret-token", b"hidden")
+
+
+@pytest.fixture
+def dotfile_folder(tmp_path: Path) -> Path:
+    """A static folder with dotfiles and dot-folders at every position, and files beside them to serve."""
+    folder = tmp_path / "public"
+    (folder / ".git").mkdir(parents=True)
+    (folder / ".git" / "config").write_text("[remote] secret-token", encoding="utf-8")
+    (folder / ".env").write_text("DB_PASSWORD=hunter2", encoding="utf-8")
+    (folder / "css" / ".private").mkdir(parents=True)
+    (folder / "css" / ".private" / "x.css").write_text("hidden", encoding="utf-8")
+    (folder / "css" / ".hidden.css").write_text("hidden", encoding="utf-8")
+    (folder / "css" / "site.css").write_text("body {}", encoding="utf-8")
+    (folder / "css\\.hidden.css").write_text("hidden", encoding="utf-8")  # on Windows: css/.hidden.css
+    (folder / ".well-known").mkdir()
+    (folder / ".well-known" / "security.txt").write_text("Contact: mailto:hidden", encoding="utf-8")
+    (folder / "v1.2").mkdir()
+    (folder / "v1.2" / "app.min.js").write_text("ok()", encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("top secret", encoding="utf-8")
+    return folder
+
+
+DOTFILE_PATHS = [
+    "/static/.env",  # first segment
+    "/static/%2eenv",
+    "/static/%2Eenv",
+    "/static/.git/config",
+    "/static/%2egit/config",
+    "/static/.git%2fconfig",
+    "/static/css/.private/x.css",  # a middle segment
+    "/static/css/%2Eprivate/x.css",
+    "/static/css/.hidden.css",  # the last segment
+    "/static/css/%2ehidden.css",
+    "/static/css%2f.hidden.css",
+    "/static/css%5c.hidden.css",  # a backslash, Windows' separator
+    "/static/css%5C%2ehidden.css",
+    "/static/.well-known/security.txt",
+]
+
+
+@pytest.mark.parametrize("path", DOTFILE_PATHS)
+def test_dotfiles_are_a_404_by_default(dotfile_folder: Path, path: str) -> None:
+    client = validated_client(App(static_folder=dotfile_folder))
+    response = client.get(path, follow_redirects=True)
+    assert response.status_code == 404, path
+    assert not any(secret in response.data for secret in SECRETS)
+
+
+def test_files_beside_dotfiles_and_dots_inside_names_are_served(dotfile_folder: Path) -> None:
+    client = validated_client(App(static_folder=dotfile_folder))
+    assert client.get("/static/css/site.css").data == b"body {}"
+    assert client.get("/static/v1.2/app.min.js").data == b"ok()"
+
+
+def test_static_dotfiles_setting_serves_them_but_never_outside_the_folder(dotfile_folder: Path) -> None:
+    app = App(static_folder=dotfile_folder)
+    assert app.config["STATIC_DOTFILES"] is False
+    app.config["STATIC_DOTFILES"] = True
+    client = validated_client(app)
+    assert client.get("/static/.well-known/security.txt").data == b"Contact: mailto:hidden"
+    assert client.get("/static/%2egit/config").data == b"[remote] secret-token"
+    for path in ("/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/.%2e/secret.txt"):
+        response = client.get(path, follow_redirects=True)
+        assert response.status_code == 404 and b"top secret" not in response.data
+
+
+def test_dotfiles_are_a_404_over_a_real_server(dotfile_folder: Path) -> None:
+    # Byte for byte as sent: the server decodes %2e and %5c itself.
+    with live_server(App(static_folder=dotfile_folder)) as port:
+        assert raw_request(port, "GET", "/static/css/site.css")[1] == b"body {}"
+        for target in DOTFILE_PATHS:
+            head, body = raw_request(port, "GET", target)
+            assert head.split(b"\r\n")[0].split()[1] in (b"404", b"308"), target
+            assert not any(secret in body for secret in SECRETS), target

@@ -40,13 +40,14 @@ def live_server(app: Any) -> Iterator[int]:
         thread.join(timeout=10)
 
 
-def raw_request(port: int, method: str, target: str, headers: str = "") -> tuple[bytes, bytes]:
+def raw_request(port: int, method: str, target: str, headers: str = "", host: str | None = None) -> tuple[bytes, bytes]:
     """Send one request as bytes on a socket, exactly as given; return the response's head and everything after.
 
     A raw socket, because http.client neither sends an unnormalised path as is nor reads
-    a body that a HEAD response wrongly carries.
+    a body that a HEAD response wrongly carries. ``host`` is the Host header (the server's address by default).
     """
-    request = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Connection: close\r\n\r\n"
+    host = host or f"127.0.0.1:{port}"
+    request = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
         sock.sendall(request.encode("latin-1"))
         raw = b""
