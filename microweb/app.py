@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import sys
 import traceback
@@ -30,7 +31,8 @@ from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import get_host
 
-from .ctx import G, RequestContext, StreamedBody, logger
+from .config import SETTING_CHECKS, Config
+from .ctx import G, RequestContext, StreamedBody
 from .globals import context_var, current_context
 from .http import (
     check_headers,
@@ -112,7 +114,7 @@ class App:
     ) -> None:
         self.import_name = import_name
         self.root_path = _module_dir(import_name)
-        self.config: dict[str, Any] = {
+        defaults = {
             "DEBUG": debug,
             "DEBUG_REMOTE": False,
             "SECRET_KEY": secret_key,
@@ -128,9 +130,12 @@ class App:
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_PATH": None,
             "SESSION_MAX_AGE": 14 * 24 * 3600,
+            "SEND_FILE_MAX_AGE_DEFAULT": None,
         }
-        if secret_key is not None:
-            SessionCookie.check_key(secret_key)
+        #: The settings (a :class:`~microweb.config.Config`): checked as they are set, read on every request.
+        self.config = Config(self.root_path, defaults, settings=defaults, checks=SETTING_CHECKS)
+        #: The app's logger: ``microweb.<import_name>``, or ``microweb`` itself for an app in ``__main__``.
+        self.logger = logging.getLogger("microweb" if import_name == "__main__" else f"microweb.{import_name}")
         self.templates = templates
         self.auto_options = auto_options
         self.url_map = RuleMap(strict_slashes=True, merge_slashes=True)
@@ -506,7 +511,7 @@ class App:
             try:
                 teardown(ctx.error)
             except Exception as exc:
-                logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
+                self.logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
 
     # ------------------------------------------------------------ errors
 
@@ -520,14 +525,14 @@ class App:
         ctx.error = exc
         handler = self.error_handler_for(exc)
         if handler is None and not isinstance(exc, HTTPException):
-            logger.error("Exception on %s", ctx.describe(), exc_info=exc)
+            self.logger.error("Exception on %s", ctx.describe(), exc_info=exc)
             exc = InternalServerError(original_exception=exc)
             handler = self.error_handler_for(exc)
         try:
             rv = handler(exc) if handler is not None else self.error_page(cast(HTTPException, exc))
             return self.finalize_request(ctx, rv)
         except Exception as handler_exc:
-            logger.error("Exception while handling an error on %s", ctx.describe(), exc_info=handler_exc)
+            self.logger.error("Exception while handling an error on %s", ctx.describe(), exc_info=handler_exc)
             return self.error_page(InternalServerError(original_exception=handler_exc))
 
     def shows_tracebacks(self, environ: WSGIEnvironment) -> bool:

@@ -8,7 +8,6 @@ sent when the body is in memory, when the server closes it when it is streamed.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["G", "RequestContext", "StreamedBody"]
 
-logger = logging.getLogger("microweb")
 
 
 class G:
@@ -189,7 +187,7 @@ class RequestContext:
                 first_error = first_error or exc
                 self.error = self.error or exc  # the resources still open roll back
         if first_error is not None:
-            logger.error("Exception while closing the resources of %s", self.describe(), exc_info=first_error)
+            self.app.logger.error("Exception while closing the resources of %s", self.describe(), exc_info=first_error)
         return first_error
 
     @property
@@ -255,7 +253,7 @@ class StreamedBody:
         except Exception as exc:
             # The headers are out: all that is left is to log and let the server drop the connection.
             ctx.error = exc
-            logger.error("Exception while streaming %s", ctx.describe(), exc_info=exc)
+            ctx.app.logger.error("Exception while streaming %s", ctx.describe(), exc_info=exc)
             raise
         finally:
             ctx.pop()

@@ -118,7 +118,7 @@ def test_a_path_cannot_forge_log_lines(app: App, client: TestClient, caplog: pyt
 
     with caplog.at_level(logging.ERROR):
         assert client.get("/x/a%0D%0AERROR forged line%00").status_code == 500
-    (record,) = [r for r in caplog.records if r.name == "microweb"]
+    (record,) = [r for r in caplog.records if r.name == app.logger.name]
     assert record.getMessage() == "Exception on GET /x/a\\x0d\\x0aERROR forged line\\x00 [boom]"
 
 
@@ -134,7 +134,7 @@ def test_uncaught_exception_is_generic_500_and_logged(
     text = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "hunter2" not in text and "Traceback" not in text and "ValueError" not in text
-    records = [r for r in caplog.records if r.name == "microweb"]
+    records = [r for r in caplog.records if r.name == app.logger.name]
     assert len(records) == 1
     assert records[0].exc_info is not None and records[0].exc_info[0] is ValueError
     assert "GET /boom [boom]" in records[0].getMessage()
