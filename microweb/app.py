@@ -22,18 +22,16 @@ from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
     InternalServerError,
-    NotFound,
     RequestEntityTooLarge,
 )
 from werkzeug.routing import MapAdapter, RequestRedirect, Rule
-from werkzeug.security import safe_join
-from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import get_host
 
 from .config import SETTING_CHECKS, Config
 from .ctx import G, RequestContext, StreamedBody
 from .globals import context_var, current_context
+from .helpers import send_from_directory
 from .http import (
     check_headers,
     check_trusted_host,
@@ -181,10 +179,13 @@ class App:
     ) -> None:
         """Map ``rule`` (Werkzeug rule syntax) to ``view_func``.
 
-        ``endpoint`` defaults to the function's name; ``rule_options`` go to
-        Werkzeug's ``Rule`` (``defaults``, ``strict_slashes``, ...).
+        ``endpoint`` defaults to the function's name, ``methods`` to the function's
+        ``methods`` attribute (a class-based view's, see :mod:`microweb.views`), else GET;
+        ``rule_options`` go to Werkzeug's ``Rule`` (``defaults``, ``strict_slashes``, ...).
         """
         endpoint = endpoint or view_func.__name__
+        if methods is None:
+            methods = getattr(view_func, "methods", None)
         existing = self.view_functions.get(endpoint)
         if existing is not None and existing is not view_func:
             raise ValueError(
@@ -611,12 +612,7 @@ class App:
         return cookie
 
     def _send_static(self, filename: str) -> BaseResponse:
-        folder = cast(str, self.static_folder)
-        path = safe_join(folder, filename) if "\x00" not in filename else None
-        # safe_join stops "..", absolute paths and the like; a symlink could still lead out.
-        if path is None or not os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep):
-            raise NotFound()
-        return send_from_directory(folder, filename, current_context().environ)
+        return send_from_directory(cast(str, self.static_folder), filename)
 
     def test_client(self, **kwargs: Any) -> TestClient:
         """A Werkzeug test client for this app (``.get()``, ``.post(json=...)``, cookies kept)."""

@@ -69,7 +69,7 @@ class Config(dict[str, Any]):
             warn_if_misspelt(key, self.settings)
         super().__setitem__(key, value)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """``dict.update``, through :meth:`__setitem__` (checked)."""
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
@@ -114,7 +114,7 @@ class Config(dict[str, Any]):
         """
         path = os.path.join(self.root_path, os.fspath(filename))
         try:
-            with open(path, "r" if text else "rb", **({"encoding": "utf-8"} if text else {})) as file:
+            with open(path, "r" if text else "rb", encoding="utf-8" if text else None) as file:
                 data = load(file)
         except OSError as exc:
             if silent and isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
@@ -168,7 +168,7 @@ class Config(dict[str, Any]):
 
 
 def warn_if_misspelt(key: str, settings: Iterable[str]) -> None:
-    """Warn (``UserWarning``) when ``key`` is a Flask-only setting or looks like a misspelling of one of ``settings``."""
+    """Warn (``UserWarning``) if ``key`` is a Flask-only setting or looks like a misspelt one of ``settings``."""
     instead = FLASK_ONLY.get(key)
     if instead is not None:
         warnings.warn(

@@ -72,6 +72,7 @@ class RequestContext:
         "routing_error",
         "error",
         "resources",
+        "flashes",
         "ended",
         "_request",
         "_session",
@@ -97,6 +98,8 @@ class RequestContext:
         self.error: BaseException | None = None
         #: Opened resources and their generators, in opening order (None until one opens).
         self.resources: dict[Resource[Any], tuple[Iterator[Any], Any]] | None = None
+        #: The flashed messages this request took from the session (see ``get_flashed_messages``), once it did.
+        self.flashes: list[tuple[str, str]] | None = None
         #: Whether the request has ended (see :meth:`end`).
         self.ended = False
         self._request: Request | None = None
