@@ -97,14 +97,18 @@ def get_flashed_messages(
 def get_flashed_messages(
     with_categories: Literal[True], category_filter: Collection[str] = ()
 ) -> list[tuple[str, str]]: ...
+@overload
+def get_flashed_messages(
+    with_categories: bool, category_filter: Collection[str] = ()
+) -> list[str] | list[tuple[str, str]]: ...
 def get_flashed_messages(
     with_categories: bool = False, category_filter: Collection[str] = ()
 ) -> list[str] | list[tuple[str, str]]:
     """The messages flashed since the last call in an earlier request, oldest first; they are then gone.
 
     Every call in one request returns the same messages. ``with_categories=True``
-    gives ``(category, message)`` pairs; ``category_filter`` keeps only those
-    categories (the others are removed all the same, as in Flask). Without a secret
+    gives ``(category, message)`` pairs; ``category_filter`` (a category or several)
+    keeps only those categories (the others are removed all the same, as in Flask). Without a secret
     key nothing can have been flashed: the list is empty.
     """
     ctx = current_context("get_flashed_messages()")
@@ -118,7 +122,8 @@ def get_flashed_messages(
             flashes = [(str(category), str(message)) for category, message in stored]
         ctx.flashes = flashes
     if category_filter:
-        flashes = [pair for pair in flashes if pair[0] in category_filter]
+        wanted = (category_filter,) if isinstance(category_filter, str) else category_filter  # "error": not e, r, o
+        flashes = [pair for pair in flashes if pair[0] in wanted]
     if with_categories:
         return list(flashes)
     return [message for _category, message in flashes]
