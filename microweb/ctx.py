@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["G", "RequestContext", "StreamedBody"]
 
 
-
 class G:
     """A namespace for one request's own values: ``g.user = ...``, ``g.get("user")``, ``"user" in g``."""
 
