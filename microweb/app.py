@@ -13,6 +13,7 @@ import difflib
 import functools
 import html
 import json
+import logging
 import os
 import re
 import sys
@@ -29,13 +30,13 @@ from werkzeug.exceptions import (
 )
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import MapAdapter, RequestRedirect, Rule
-from werkzeug.security import safe_join
-from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import get_host
 
 from .blueprints import Blueprint, join_paths
-from .ctx import G, RequestContext, StreamedBody, context_var, current_context, logger
+from .config import SETTING_CHECKS, Config
+from .ctx import G, RequestContext, StreamedBody, context_var, current_context
+from .helpers import send_from_directory
 from .http import (
     check_headers,
     check_trusted_host,
@@ -118,7 +119,7 @@ class App(Scaffold):
         super().__init__()
         self.import_name = import_name
         self.root_path = _module_dir(import_name)
-        self.config: dict[str, Any] = {
+        defaults = {
             "DEBUG": debug,
             "DEBUG_REMOTE": False,
             "SECRET_KEY": secret_key,
@@ -135,9 +136,12 @@ class App(Scaffold):
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_PATH": None,
             "SESSION_MAX_AGE": 14 * 24 * 3600,
+            "SEND_FILE_MAX_AGE_DEFAULT": None,
         }
-        if secret_key is not None:
-            SessionCookie.check_key(secret_key)
+        #: The settings (a :class:`~microweb.config.Config`): checked as they are set, read on every request.
+        self.config = Config(self.root_path, defaults, settings=defaults, checks=SETTING_CHECKS)
+        #: The app's logger: ``microweb.<import_name>``, or ``microweb`` itself for an app in ``__main__``.
+        self.logger = logging.getLogger("microweb" if import_name == "__main__" else f"microweb.{import_name}")
         self.templates = templates
         self.auto_options = auto_options
         self.url_map = RuleMap(strict_slashes=True, merge_slashes=True)
@@ -186,10 +190,13 @@ class App(Scaffold):
     ) -> None:
         """Map ``rule`` (Werkzeug rule syntax) to ``view_func``.
 
-        ``endpoint`` defaults to the function's name; ``rule_options`` go to
-        Werkzeug's ``Rule`` (``defaults``, ``strict_slashes``, ...).
+        ``endpoint`` defaults to the function's name, ``methods`` to the function's
+        ``methods`` attribute (a class-based view's, see :mod:`microweb.views`), else GET;
+        ``rule_options`` go to Werkzeug's ``Rule`` (``defaults``, ``strict_slashes``, ...).
         """
         endpoint = endpoint or view_func.__name__
+        if methods is None:
+            methods = getattr(view_func, "methods", None)
         existing = self.view_functions.get(endpoint)
         if existing is not None and existing is not view_func:
             raise ValueError(self._endpoint_clash(endpoint, rule, existing, view_func))
@@ -565,7 +572,7 @@ class App(Scaffold):
                 try:
                     teardown(ctx.error)
                 except Exception as exc:
-                    logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
+                    self.logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
 
     # ------------------------------------------------------------ errors
 
@@ -579,14 +586,14 @@ class App(Scaffold):
         ctx.error = exc
         handler = self.error_handler_for(exc, ctx.blueprint)
         if handler is None and not isinstance(exc, HTTPException):
-            logger.error("Exception on %s", ctx.describe(), exc_info=exc)
+            self.logger.error("Exception on %s", ctx.describe(), exc_info=exc)
             exc = InternalServerError(original_exception=exc)
             handler = self.error_handler_for(exc, ctx.blueprint)
         try:
             rv = handler(exc) if handler is not None else self.error_page(cast(HTTPException, exc))
             return self.finalize_request(ctx, rv)
         except Exception as handler_exc:
-            logger.error("Exception while handling an error on %s", ctx.describe(), exc_info=handler_exc)
+            self.logger.error("Exception while handling an error on %s", ctx.describe(), exc_info=handler_exc)
             return self.error_page(InternalServerError(original_exception=handler_exc))
 
     def shows_tracebacks(self, environ: WSGIEnvironment) -> bool:
@@ -672,11 +679,7 @@ class App(Scaffold):
         """
         if not self.config["STATIC_DOTFILES"] and _DOT_SEGMENT.search(filename):
             raise NotFound()  # .env, .git/config, .htpasswd: secrets more often than assets
-        path = safe_join(folder, filename) if "\x00" not in filename else None
-        # safe_join stops "..", absolute paths and the like; a symlink could still lead out.
-        if path is None or not os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep):
-            raise NotFound()
-        return send_from_directory(folder, filename, current_context().environ)
+        return send_from_directory(folder, filename)
 
     def test_client(self, **kwargs: Any) -> TestClient:
         """A Werkzeug test client for this app (``.get()``, ``.post(json=...)``, cookies kept)."""

@@ -24,11 +24,10 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
     from .sessions import Session, SessionCookie
-    from .wrappers import Request
+    from .wrappers import Request, Response
 
 __all__ = ["G", "OUTSIDE_REQUEST", "RequestContext", "StreamedBody", "context_var", "current_context"]
 
-logger = logging.getLogger("microweb")
 
 #: The current :class:`RequestContext`: local to each thread and each asyncio task.
 context_var: ContextVar[RequestContext] = ContextVar("microweb.request_context")
@@ -61,6 +60,12 @@ class ContextApp(Protocol):
     def g_class(self) -> type[G]: ...
     @property
     def session_cookie(self) -> SessionCookie: ...
+    @property
+    def logger(self) -> logging.Logger: ...
+    @property
+    def root_path(self) -> str: ...
+    @property
+    def response_class(self) -> type[Response]: ...
     def do_teardown_request(self, ctx: RequestContext) -> None: ...
     def url_for(self, endpoint: str, /, **values: Any) -> str: ...
 
@@ -114,6 +119,7 @@ class RequestContext:
         "error",
         "responder",
         "resources",
+        "flashes",
         "ended",
         "_request",
         "_session",
@@ -141,6 +147,8 @@ class RequestContext:
         self.responder: str | None = None
         #: Opened resources and their generators, in opening order (None until one opens).
         self.resources: dict[Finisher, tuple[Iterator[Any], Any]] | None = None
+        #: The flashed messages this request took from the session (see ``get_flashed_messages``), once it did.
+        self.flashes: list[tuple[str, str]] | None = None
         #: Whether the request has ended (see :meth:`end`).
         self.ended = False
         self._request: Request | None = None
@@ -247,7 +255,7 @@ class RequestContext:
                 first_error = first_error or exc
                 self.error = self.error or exc  # the resources still open roll back
         if first_error is not None:
-            logger.error("Exception while closing the resources of %s", self.describe(), exc_info=first_error)
+            self.app.logger.error("Exception while closing the resources of %s", self.describe(), exc_info=first_error)
         return first_error
 
     @property
@@ -314,7 +322,7 @@ class StreamedBody:
             # The headers are out: all that is left is to log and let the server drop the connection.
             ctx = self.ctx
             ctx.error = exc
-            logger.error("Exception while streaming %s", ctx.describe(), exc_info=exc)
+            ctx.app.logger.error("Exception while streaming %s", ctx.describe(), exc_info=exc)
             raise
 
     def close(self) -> None:

@@ -1,18 +1,36 @@
-"""What views call: ``abort``, ``redirect``, ``url_for`` and ``render``."""
+"""What views call: ``abort``, ``redirect``, ``url_for``, ``render``, ``flash`` and ``send_file``."""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import os
+from collections.abc import Callable, Collection
+from datetime import datetime
+from typing import IO, Any, Literal, NoReturn, overload
 
+from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import abort as _werkzeug_abort
+from werkzeug.security import safe_join
 from werkzeug.utils import redirect as _werkzeug_redirect
+from werkzeug.utils import send_file as _werkzeug_send_file
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from .ctx import current_context
 from .http import quote_unsafe_in_url
 from .wrappers import Response
 
-__all__ = ["abort", "redirect", "render", "url_for"]
+__all__ = [
+    "abort",
+    "flash",
+    "get_flashed_messages",
+    "redirect",
+    "render",
+    "send_file",
+    "send_from_directory",
+    "url_for",
+]
+
+#: The session key the flashed messages wait under (Flask's, so a session shared with Flask reads the same).
+FLASHES_KEY = "_flashes"
 
 
 def abort(code: int | _WerkzeugResponse, description: str | None = None) -> NoReturn:
@@ -48,3 +66,121 @@ def render(template_name: str, /, **context: Any) -> str:
             "No template renderer: create the app with App(templates=...), e.g. StringTemplates('templates')."
         )
     return app.templates(template_name, context)
+
+
+# ---------------------------------------------------------------- flashed messages
+
+
+def flash(message: str, category: str = "message") -> None:
+    """Keep ``message`` in the session for the next page that calls :func:`get_flashed_messages`.
+
+    Typically flashed before a redirect and shown by the page it leads to, once.
+    ``category`` is free text (``"error"``, ``"info"``, ...). Needs a secret key.
+    """
+    ctx = current_context("flash()")
+    if ctx.app.config["SECRET_KEY"] is None:
+        raise RuntimeError(
+            "flash() keeps messages in the session, which needs a secret key: create the app with "
+            'App(secret_key=os.environ["SECRET_KEY"]) (make one with python -c "import secrets; '
+            'print(secrets.token_hex(32))").'
+        )
+    session = ctx.session
+    # Assigned again, not appended: the session sees assignments only, and sends its cookie then.
+    session[FLASHES_KEY] = [*session.get(FLASHES_KEY, ()), [category, message]]
+
+
+@overload
+def get_flashed_messages(
+    with_categories: Literal[False] = False, category_filter: Collection[str] = ()
+) -> list[str]: ...
+@overload
+def get_flashed_messages(
+    with_categories: Literal[True], category_filter: Collection[str] = ()
+) -> list[tuple[str, str]]: ...
+@overload
+def get_flashed_messages(
+    with_categories: bool, category_filter: Collection[str] = ()
+) -> list[str] | list[tuple[str, str]]: ...
+def get_flashed_messages(
+    with_categories: bool = False, category_filter: Collection[str] = ()
+) -> list[str] | list[tuple[str, str]]:
+    """The messages flashed since the last call in an earlier request, oldest first; they are then gone.
+
+    Every call in one request returns the same messages. ``with_categories=True``
+    gives ``(category, message)`` pairs; ``category_filter`` (a category or several)
+    keeps only those categories (the others are removed all the same, as in Flask). Without a secret
+    key nothing can have been flashed: the list is empty.
+    """
+    ctx = current_context("get_flashed_messages()")
+    flashes = ctx.flashes
+    if flashes is None:
+        if ctx.app.config["SECRET_KEY"] is None:
+            flashes = []
+        else:
+            session = ctx.session
+            stored = session.pop(FLASHES_KEY) if FLASHES_KEY in session else []
+            flashes = [(str(category), str(message)) for category, message in stored]
+        ctx.flashes = flashes
+    if category_filter:
+        wanted = (category_filter,) if isinstance(category_filter, str) else category_filter  # "error": not e, r, o
+        flashes = [pair for pair in flashes if pair[0] in wanted]
+    if with_categories:
+        return list(flashes)
+    return [message for _category, message in flashes]
+
+
+# ---------------------------------------------------------------- files
+
+
+def send_file(
+    path_or_file: str | os.PathLike[str] | IO[bytes],
+    mimetype: str | None = None,
+    as_attachment: bool = False,
+    download_name: str | None = None,
+    conditional: bool = True,
+    etag: bool | str = True,
+    last_modified: datetime | int | float | None = None,
+    max_age: int | Callable[[str | None], int | None] | None = None,
+) -> _WerkzeugResponse:
+    """The response that sends a file (Werkzeug's ``send_file``, for the current request); Flask's arguments.
+
+    A relative path is taken from the app's ``root_path``. The type is guessed from
+    the path, or from ``download_name`` for a file object. With ``conditional`` (the
+    default) ``If-None-Match``/``If-Modified-Since`` get a 304 and a single ``Range``
+    a 206. ``max_age`` (seconds of ``Cache-Control``) defaults to
+    ``config["SEND_FILE_MAX_AGE_DEFAULT"]``. Never pass a path from the request
+    here: use :func:`send_from_directory`.
+    """
+    ctx = current_context("send_file()")
+    app = ctx.app
+    if isinstance(path_or_file, (str, os.PathLike)):
+        path_or_file = os.path.join(app.root_path, os.fspath(path_or_file))
+    return _werkzeug_send_file(
+        path_or_file,
+        ctx.environ,
+        mimetype=mimetype,
+        as_attachment=as_attachment,
+        download_name=download_name,
+        conditional=conditional,
+        etag=etag,
+        last_modified=last_modified,
+        max_age=app.config["SEND_FILE_MAX_AGE_DEFAULT"] if max_age is None else max_age,
+        response_class=app.response_class,
+    )
+
+
+def send_from_directory(directory: str | os.PathLike[str], path: str, **kwargs: Any) -> _WerkzeugResponse:
+    """:func:`send_file` for ``path`` (which may come from the request) inside ``directory``; else a 404.
+
+    Whatever leads out of the folder is a 404: ``..``, an absolute path, a NUL byte,
+    and (beyond Werkzeug's check) a symlink that points outside it. A relative
+    ``directory`` is taken from the app's ``root_path``. ``kwargs`` go to :func:`send_file`.
+    """
+    folder = os.path.join(current_context("send_from_directory()").app.root_path, os.fspath(directory))
+    file = safe_join(folder, path) if "\x00" not in path else None
+    # safe_join stops "..", absolute paths and the like; a symlink could still lead out.
+    if file is None or not os.path.realpath(file).startswith(os.path.realpath(folder) + os.sep):
+        raise NotFound()
+    if not os.path.isfile(file):
+        raise NotFound()
+    return send_file(file, **kwargs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar, cast
 
@@ -13,7 +12,6 @@ from .ctx import current_context
 __all__ = ["Resource"]
 
 T = TypeVar("T")
-logger = logging.getLogger("microweb")
 
 
 class Resource(Generic[T]):
@@ -40,7 +38,7 @@ class Resource(Generic[T]):
         except HTTPException:
             raise
         except Exception as exc:
-            logger.error("Resource %r could not be opened", self.name, exc_info=exc)
+            ctx.app.logger.error("Resource %r could not be opened", self.name, exc_info=exc)
             raise ServiceUnavailable(
                 "A resource this page needs is unavailable right now; please try again shortly."
             ) from exc

@@ -18,9 +18,15 @@ def _helpers() -> dict[str, Any]:
     """What every template may use besides its own context."""
     from .csrf import csrf_token
     from .globals import request, session
-    from .helpers import url_for
+    from .helpers import get_flashed_messages, url_for
 
-    return {"url_for": url_for, "request": request, "session": session, "csrf_token": csrf_token}
+    return {
+        "url_for": url_for,
+        "request": request,
+        "session": session,
+        "csrf_token": csrf_token,
+        "get_flashed_messages": get_flashed_messages,
+    }
 
 
 def _missing_engine(adapter: str, package: str, extra: str) -> ImportError:
@@ -77,8 +83,8 @@ class Jinja2Templates:
     """Jinja2 templates from ``directory``; autoescaping on for markup (see :data:`AUTOESCAPE_EXTENSIONS`).
 
     ``env_options`` go to ``jinja2.Environment``; the environment is :attr:`env`
-    (add filters and globals there). Templates can call ``url_for`` and
-    ``csrf_token`` and see ``request`` and ``session``.
+    (add filters and globals there). Templates can call ``url_for``,
+    ``csrf_token`` and ``get_flashed_messages`` and see ``request`` and ``session``.
     """
 
     def __init__(self, directory: str | os.PathLike[str], **env_options: Any) -> None:
@@ -100,7 +106,7 @@ class MakoTemplates:
     """Mako templates from ``directory``, every ``${...}`` HTML-escaped (``${x | n}`` opts out).
 
     ``lookup_options`` go to ``mako.lookup.TemplateLookup`` (:attr:`lookup`).
-    Templates can call ``url_for`` and ``csrf_token`` and see ``request`` and ``session``.
+    Templates can call ``url_for``, ``csrf_token`` and ``get_flashed_messages`` and see ``request`` and ``session``.
     """
 
     def __init__(self, directory: str | os.PathLike[str], **lookup_options: Any) -> None:

@@ -187,7 +187,10 @@ def test_protect_without_a_secret_key_is_refused_with_what_to_do() -> None:
 
 def test_protect_with_a_weak_key_set_in_config_is_refused_at_once() -> None:
     app = App()
-    app.config["SECRET_KEY"] = "change-me-please-0123456789"
+    with pytest.raises(ValueError, match="placeholder word 'change-me'"):  # refused by the config itself
+        app.config["SECRET_KEY"] = "change-me-please-0123456789"
+    app.config["SECRET_KEY"] = [SECRET]
+    app.config["SECRET_KEY"].append("change-me-please-0123456789")  # in place: only protect() can see it
     with pytest.raises(ValueError, match="placeholder word 'change-me'"):
         protect(app)
     app.config["SECRET_KEY"] = SECRET  # set before protect(): fine

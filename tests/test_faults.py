@@ -453,7 +453,7 @@ def test_fault(site: str, broken_teardown: bool, accept: str, tmp_path: Path, ca
         response = client.post("/write", data={"text": "the request's write"}, headers={"Accept": accept})
 
     _check_client(rig, expect, response, accept)
-    records = [r for r in caplog.records if r.name == "microweb"]
+    records = [r for r in caplog.records if r.name == rig.app.logger.name]
     _check_records(rig, expect.records, records)
     _check_finalized(rig, expect)
     # The teardown hooks get the error with the traceback it was logged with: finalizing the

@@ -595,6 +595,35 @@ def test_head_has_no_body(gw: Gateway) -> None:
     assert rest == b""
 
 
+def _raw(gw: Gateway, method: str, path: str, headers: str = "") -> tuple[bytes, bytes]:
+    """A request on a raw socket (http.client would not read a body a HEAD or 304 answer wrongly carried)."""
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=15) as sock:
+        target = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{gw.port}\r\n{headers}Connection: close\r\n\r\n"
+        sock.sendall(target.encode())
+        raw = b""
+        for _ in range(1000):  # until the server closes (bounded)
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def test_send_file_ranges_304_and_head(gw: Gateway) -> None:
+    source = (Path(__file__).parent / "gateways" / "gwapp.py").read_bytes()
+    whole = call(gw, "GET", "/app/file")
+    assert whole.status == 200 and whole.body == source
+    assert whole.headers["ETag"] and whole.headers["Last-Modified"]
+    part = call(gw, "GET", "/app/file", headers={"Range": "bytes=3-12"})
+    assert part.status == 206 and part.body == source[3:13]
+    assert part.headers["Content-Range"] == f"bytes 3-12/{len(source)}"
+    head, rest = _raw(gw, "GET", "/app/file", f"If-None-Match: {whole.headers['ETag']}\r\n")
+    assert head.split(b"\r\n")[0].split()[1] == b"304" and rest == b"", head
+    head, rest = _raw(gw, "HEAD", "/app/file")
+    assert head.split(b"\r\n")[0].split()[1] == b"200" and rest == b"", head
+
+
 def test_server_error_shows_no_traceback(gw: Gateway) -> None:
     reply = call(gw, "GET", "/app/boom")
     assert reply.status == 500

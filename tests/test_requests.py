@@ -147,7 +147,7 @@ def test_a_content_length_that_cannot_be_read_is_a_400_or_413_never_a_500(
             environ_overrides={"CONTENT_LENGTH": length},
         )
     assert response.status_code == (413 if length in HUGE_LENGTHS else 400)
-    assert not [r for r in caplog.records if r.name == "microweb"]  # nothing failed on the way
+    assert not [r for r in caplog.records if r.name.split(".")[0] == "microweb"]  # nothing failed on the way
 
 
 #: A view for each way of reading a body: each must meet the body limit before reading.

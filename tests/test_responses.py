@@ -193,7 +193,7 @@ def _refused(client: TestClient, caplog: pytest.LogCaptureFixture) -> list[loggi
         response = client.get("/")
     assert response.status_code == 500
     assert b"pwned" not in response.data and "Set-Cookie" not in response.headers
-    records = [record for record in caplog.records if record.name == "microweb"]
+    records = [record for record in caplog.records if record.name.split(".")[0] == "microweb"]
     assert records, "a refused header is logged"
     return records
 
@@ -423,6 +423,6 @@ def test_a_cookie_named_from_the_request_cannot_add_attributes(
         assert back.json == {"value": value}
     else:
         assert response.status_code == 500 and "Set-Cookie" not in response.headers
-        (record,) = [r for r in caplog.records if r.name == "microweb"]
+        (record,) = [r for r in caplog.records if r.name.split(".")[0] == "microweb"]
         assert record.exc_info is not None and repr(name[:100]) in str(record.exc_info[1])  # the log names it
         assert "SECRET" not in caplog.text  # but never shows the value

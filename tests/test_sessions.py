@@ -312,9 +312,16 @@ def test_keys_of_16_varied_characters_are_accepted(key: str | bytes) -> None:
         App(secret_key=generated)
 
 
-def test_weak_key_set_in_config_later_is_refused_when_the_session_is_used(session_app: App) -> None:
-    session_app.config["SECRET_KEY"] = "too-short"
+def test_weak_key_set_in_config_later_is_refused_at_once(session_app: App) -> None:
     with pytest.raises(ValueError, match="secret_key is only 9 characters long"):
+        session_app.config["SECRET_KEY"] = "too-short"
+    assert session_app.config["SECRET_KEY"] == SECRET  # the weak key never took effect
+
+
+def test_weak_key_put_in_the_key_list_in_place_is_refused_when_the_session_is_used(session_app: App) -> None:
+    session_app.config["SECRET_KEY"] = [SECRET]
+    session_app.config["SECRET_KEY"].append("too-short")  # no Config method sees this
+    with pytest.raises(ValueError, match="key 2 of 2 in secret_key is only 9 characters long"):
         session_app.session_cookie  # noqa: B018  (the property builds the signer)
 
 

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, assert_type
 
-from microweb import App, Blueprint, Request, RequestContext, Response, Session, current_app, g, request, session
+from werkzeug.wrappers import Response as BaseResponse
+
+from microweb import (
+    App,
+    Blueprint,
+    Config,
+    MethodView,
+    Request,
+    RequestContext,
+    Response,
+    Session,
+    current_app,
+    flash,
+    g,
+    get_flashed_messages,
+    request,
+    send_file,
+    session,
+)
 from microweb.cors import allow_cors
 from microweb.csrf import protect, rotate_csrf_token
 from microweb.testing import CliResult, CliRunner
+from microweb.views import ViewFunction
 
 app = App(__name__, secret_key="typecheck-only-key-0123456789abcdef")
 
@@ -84,3 +104,32 @@ with app.test_request_context("/users/1", method="POST") as ctx:
     assert_type(app.url_for("user", uid=2), str)
 assert_type(CliRunner(app).invoke("routes"), CliResult)
 allow_cors(admin, origins=["https://app.example.com"])  # a Blueprint is a cors.Hooks too
+
+# ---------------------------------------------------------------- class-based views, config, flash, files
+
+
+class ItemAPI(MethodView):
+    def __init__(self, store: dict[int, str], *, prefix: str = "") -> None:
+        self.store = store
+        self.prefix = prefix
+
+    def get(self, item_id: int) -> dict[str, str]:
+        return {"item": self.prefix + self.store[item_id]}
+
+    def delete(self, item_id: int) -> tuple[str, int]:
+        return "", 204
+
+
+item_view = ItemAPI.as_view("item", {1: "pen"}, prefix="#")  # the constructor's arguments are checked
+app.add_route("/items/<int:item_id>", item_view)
+assert_type(item_view, ViewFunction[ItemAPI])
+assert_type(item_view.view_class, type[ItemAPI])
+assert_type(ItemAPI({}).get(1), dict[str, str])  # the methods keep their signatures
+assert_type(app.config, Config)
+assert_type(app.config.from_prefixed_env("MYAPP"), bool)
+assert_type(app.logger, logging.Logger)
+assert_type(get_flashed_messages(), list[str])
+assert_type(get_flashed_messages(with_categories=True), list[tuple[str, str]])
+assert_type(get_flashed_messages(bool(app.debug)), list[str] | list[tuple[str, str]])
+assert_type(flash("saved", "info"), None)
+assert_type(send_file("report.csv", as_attachment=True), BaseResponse)

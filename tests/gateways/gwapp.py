@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from microweb import App, redirect, request, url_for
+from microweb import App, redirect, request, send_file, url_for
 from microweb.serving import PrefixMiddleware, for_mod_python
 
 #: The streamed body: numbered lines, so a lost or repeated chunk shows.
@@ -37,6 +37,11 @@ def _environ_facts() -> dict[str, Any]:
     with open("/proc/self/cmdline", "rb") as cmdline:  # what ps shows: mod_wsgi renames its daemons
         facts["argv0"] = cmdline.read().split(b"\0")[0].decode(errors="replace")
     return facts
+
+
+def this_file() -> Any:
+    """This very file, by ``send_file`` (the test reads it too): ranges, 304 and HEAD through each gateway."""
+    return send_file(os.path.abspath(__file__), mimetype="text/plain")
 
 
 def create_app() -> App:
@@ -85,6 +90,7 @@ def create_app() -> App:
     @app.get("/boom")
     def boom() -> str:
         raise RuntimeError(SECRET)
+    app.add_route("/file", this_file)
 
     return app
 
