@@ -238,3 +238,34 @@ def test_origin_is_added_to_a_vary_header_the_view_set_once(app: App, client: Te
     assert client.get("/lang?vary=Accept-Language").headers["Vary"] == "Accept-Language, Origin"
     assert client.get("/lang?vary=accept, ORIGIN").headers["Vary"] == "accept, ORIGIN"
     assert client.get("/lang").headers["Vary"] == "Origin"
+
+
+def test_cors_on_a_blueprint_covers_its_views_only() -> None:
+    from microweb import Blueprint
+
+    site = "https://app.example.com"
+    api = Blueprint("api", __name__, url_prefix="/api")
+    api.route("/items", methods=["GET", "PUT"])(lambda: {"items": []})
+    api.add_route("/fails", lambda: 1 / 0, endpoint="fails")
+    allow_cors(api, origins=[site], credentials=True)
+    seen: list[str] = []
+    api.before_request(lambda: seen.append(request.method))  # after allow_cors: not run for preflights
+    app = App(__name__)
+    app.add_route("/page", lambda: "page", endpoint="page")
+    app.register_blueprint(api)
+    client = validated_client(app)
+    asks = {"Origin": site, "Access-Control-Request-Method": "PUT"}
+    preflight = client.options("/api/items", headers=asks)
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == site
+    assert preflight.headers["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS, PUT"
+    assert seen == []
+    got = client.get("/api/items", headers={"Origin": site})
+    assert got.headers["Access-Control-Allow-Origin"] == site and "Origin" in got.headers["Vary"]
+    assert seen == ["GET"]
+    assert client.get("/api/fails", headers={"Origin": site}).headers["Access-Control-Allow-Origin"] == site
+    other = client.options("/api/items", headers={**asks, "Origin": "https://evil.example"})
+    assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other.headers
+    page = client.get("/page", headers={"Origin": site})
+    assert "Access-Control-Allow-Origin" not in page.headers and "Vary" not in page.headers
+    # a URL no rule matches belongs to no blueprint: the app's, without the blueprint's CORS
+    assert "Access-Control-Allow-Origin" not in client.get("/api/nowhere", headers={"Origin": site}).headers
