@@ -288,3 +288,18 @@ def test_the_query_splitter_agrees_with_parse_qsl(text: str) -> None:
     from microweb.wrappers import _parse_qsl
 
     assert _parse_qsl(text) == parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8", "text/plain"],
+)
+@pytest.mark.parametrize("body", [b"a=1&b=%C3%A9&a=2", b"", b"\xff=\xfe", b"x"])
+def test_after_the_form_the_body_reads_as_werkzeugs(content_type: str, body: bytes) -> None:
+    def seen(cls: type[WerkzeugRequest]) -> tuple[Any, ...]:
+        environ = EnvironBuilder(path="/", method="POST", data=body, content_type=content_type).get_environ()
+        req = cls(environ)
+        form = req.form.to_dict(flat=False)
+        return form, req.files.to_dict(), req.stream.read(), req.get_data(), req.form is req.form
+
+    assert seen(Request) == seen(WerkzeugRequest)
