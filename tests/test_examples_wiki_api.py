@@ -3,6 +3,7 @@ the admin blueprint (WIKI_ADMINS only), flashed messages, and the settings from 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ def test_api_gets_a_page_and_lists_them(ann: tuple[TestClient, str], app: Any) -
         "name": "FrontPage", "revision": 2, "text": "two", "author": "Ann", "comment": "again",
         "url": "/api/pages/FrontPage",
     }  # fmt: skip
+    assert datetime.fromisoformat(body["created"]).utcoffset() == timedelta(0)  # UTC, said so (SQLite drops it)
     assert reader.get("/api/pages").json == {
         "pages": [
             {"name": "FrontPage", "revision": 2, "url": "/api/pages/FrontPage"},

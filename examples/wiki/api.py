@@ -10,6 +10,7 @@ Errors are JSON too: ``{"error": "..."}``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
@@ -57,9 +58,14 @@ def revision_json(rev: models.Revision) -> dict[str, Any]:
         "text": rev.text,
         "author": rev.author,
         "comment": rev.comment,
-        "created": rev.created.isoformat(),
+        "created": utc(rev.created).isoformat(),
         "url": url_for("api.page", name=rev.page.name),
     }
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` with its time zone, UTC: SQLite gives back the stored UTC time without one."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 class PageListAPI(MethodView):
