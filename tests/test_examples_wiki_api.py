@@ -31,7 +31,8 @@ def sign_in(client: TestClient, name: str, **https: Any) -> str:
     """Sign in through the login form; returns the CSRF token the API hands out since."""
     token = form_token(client.get("/login", **https).get_data(as_text=True))
     assert client.post("/login", data={"csrf_token": token, "name": name}, **https).status_code == 303
-    return str(client.get("/api/session", **https).json["csrf_token"])
+    reply: Any = client.get("/api/session", **https)
+    return str(reply.json["csrf_token"])
 
 
 def put(client: TestClient, token: str | None, name: str, body: Any, **kwargs: Any) -> Any:
@@ -124,7 +125,8 @@ def test_api_put_from_a_stale_revision_is_a_409_with_the_current_one(ann: tuple[
     stale = put(bob, bob_token, "FrontPage", {"text": "Bob's", "base": 1})
     assert stale.status_code == 409 and "changed since revision 1" in stale.json["error"]
     assert stale.json["current"]["revision"] == 2 and stale.json["current"]["text"] == "Ann's"
-    assert client.get("/api/pages/FrontPage").json["text"] == "Ann's"  # nothing overwritten
+    current: Any = client.get("/api/pages/FrontPage")
+    assert current.json["text"] == "Ann's"  # nothing overwritten
     merged = put(bob, bob_token, "FrontPage", {"text": "Ann's and Bob's", "base": 2})
     assert merged.status_code == 200 and merged.json["revision"] == 3 and merged.json["author"] == "Bob"
     assert put(bob, bob_token, "NewPage", {"text": "x", "base": 4}).status_code == 409  # no such revision
@@ -151,7 +153,7 @@ def test_api_put_refuses_a_bad_body_saying_why(ann: tuple[TestClient, str], body
 
 def test_api_put_of_a_body_not_json_is_a_400(ann: tuple[TestClient, str]) -> None:
     client, token = ann
-    reply = client.put("/api/pages/FrontPage", data="text=x", headers={"X-CSRF-Token": token})
+    reply: Any = client.put("/api/pages/FrontPage", data="text=x", headers={"X-CSRF-Token": token})
     assert reply.status_code == 400 and "Send a JSON object" in reply.json["error"]
 
 
