@@ -222,6 +222,7 @@ def test_an_admin_lists_the_pages_and_deletes_one(ann: tuple[TestClient, str]) -
     listing = client.get("/admin/").get_data(as_text=True)
     assert '<a href="/FrontPage">FrontPage</a>' in listing and '<a href="/SpamPage">SpamPage</a>' in listing
     assert 'action="/admin/SpamPage/delete"' in listing
+    assert '<a href="/admin/" id="admin">Admin</a>' in client.get("/recent").get_data(as_text=True)  # the header's link
     reply = client.post("/admin/SpamPage/delete", data={"csrf_token": token})
     assert reply.status_code == 303 and reply.headers["Location"] == "/admin/"
     after = client.get("/admin/").get_data(as_text=True)
@@ -238,6 +239,7 @@ def test_admin_refuses_who_is_not_in_wiki_admins(app: Any, ann: tuple[TestClient
     bob_token = sign_in(bob, "Bob")
     listing = bob.get("/admin/")
     assert listing.status_code == 403 and "Bob is not one (see WIKI_ADMINS)" in listing.get_data(as_text=True)
+    assert 'id="admin"' not in bob.get("/recent").get_data(as_text=True)  # no link to it either
     assert bob.post("/admin/FrontPage/delete", data={"csrf_token": bob_token}).status_code == 403
     assert client.get("/FrontPage").status_code == 200  # not deleted
 

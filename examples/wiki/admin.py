@@ -13,13 +13,18 @@ from .db import db
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def is_admin() -> bool:
+    """Whether the signed-in user is one of ``WIKI_ADMINS`` (templates call it too, for the header's link)."""
+    return session.get("user") in current_app.config["WIKI_ADMINS"]
+
+
 @admin.before_request
 def admins_only() -> Response | None:
     """Signed-out visitors go to the sign-in page; signed-in ones not in ``WIKI_ADMINS`` get a 403."""
     user = session.get("user")
     if user is None:
         return sign_in_first()
-    if user not in current_app.config["WIKI_ADMINS"]:
+    if not is_admin():
         abort(403, f"Only the wiki's admins may go here, and {user} is not one (see WIKI_ADMINS).")
     return None
 

@@ -12,7 +12,7 @@ from microweb import App, Jinja2Templates, render
 from microweb.csrf import protect
 
 from . import models
-from .admin import admin
+from .admin import admin, is_admin
 from .api import create_api
 from .auth import auth
 from .pages import pages
@@ -41,7 +41,9 @@ def create_app(database_url: str | None = None, secret_key: str | None = None, *
     if not secret_key:
         secret_key = secrets.token_hex(32)
         logger.warning("no SECRET_KEY set: sign-ins last until this process stops")
-    app = App(__name__, secret_key=secret_key, templates=Jinja2Templates(HERE / "templates"))
+    templates = Jinja2Templates(HERE / "templates")
+    templates.env.globals["is_admin"] = is_admin
+    app = App(__name__, secret_key=secret_key, templates=templates)
     app.config.from_mapping({key: env_list(key) for key in LIST_SETTINGS}, **settings)
     app.config["ENGINE"] = models.connect(database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE)
     for blueprint in (pages, auth, admin, create_api(app.config["WIKI_API_ORIGINS"])):
