@@ -7,12 +7,17 @@ and search. With ``SCREENSHOT_DIR`` set, each step leaves a PNG there.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from examples_support import EXAMPLES, need
@@ -25,8 +30,9 @@ pytestmark = pytest.mark.slow
 WAIT = 10.0
 
 
-@pytest.fixture
-def wiki_url(tmp_path: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def serving_wiki(tmp_path: Path, **settings: str) -> Iterator[str]:
+    """The wiki as its README runs it, with ``settings`` in its environment; yields its URL."""
     need(
         importlib.util.find_spec("sqlalchemy") is not None, "SQLAlchemy is not installed: pip install -e '.[examples]'"
     )
@@ -35,12 +41,19 @@ def wiki_url(tmp_path: Path) -> Iterator[str]:
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path}/wiki.sqlite3",
         "SECRET_KEY": "browser-test-secret-0123456789ab",
+        **settings,
     }
     server = ServerProcess(
         "wiki", [sys.executable, str(EXAMPLES / "wiki"), "--port", str(port)], tmp_path / "wiki.log", env
     )
     with running((server, port)):
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def wiki_url(tmp_path: Path) -> Iterator[str]:
+    with serving_wiki(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -186,3 +199,75 @@ def test_a_wiki_session_in_chromium(browser: Any, wiki_url: str) -> None:
     assert "Edit conflict on SandBox" in ui.text("h1")
     assert ui.text("#theirs pre") == "Bob got here first." and ui.text("#yours pre") == "Ann's experiments."
     ui.shot("edit-conflict")
+
+
+# ---------------------------------------------------------------- the JSON API from a page of another origin
+
+# Runs in a page of another origin: the API's token, then a PUT with it, both with the wiki's cookie.
+API_PUT = """
+const [wiki, text, done] = arguments;
+const options = {credentials: "include"};
+fetch(wiki + "/api/session", options)
+  .then(r => r.json())
+  .then(me => fetch(wiki + "/api/pages/SandBox", {
+    ...options, method: "PUT",
+    headers: {"Content-Type": "application/json", "X-CSRF-Token": me.csrf_token},
+    body: JSON.stringify({text, base: 0}),
+  }).then(async r => done({user: me.user, status: r.status, body: await r.json()})))
+  .catch(e => done({error: String(e)}));
+"""
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a connection Chromium opened and left idle must not hold up the others
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _blank_page(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+    return [b"<!doctype html><title>tools</title><p>A page of another origin.</p>"]
+
+
+@contextlib.contextmanager
+def other_origin() -> Iterator[str]:
+    """A blank page on another port of 127.0.0.1 (another origin, the same site); yields its URL."""
+    server = make_server("127.0.0.1", 0, _blank_page, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_the_wiki_api_from_a_page_of_an_allowed_origin(browser: Any, tmp_path: Path) -> None:
+    with other_origin() as tools, other_origin() as stranger, serving_wiki(tmp_path, WIKI_API_ORIGINS=tools) as wiki:
+        ui = Steps(browser)
+        browser.get(wiki + "/login")
+        ui.type("input[name=name]", "Ann")
+        ui.click("#login-button")
+        assert ui.text("#user") == "Ann"
+        browser.set_script_timeout(WAIT)
+
+        browser.get(stranger + "/")  # not in WIKI_API_ORIGINS: the browser lets it read nothing
+        refused = browser.execute_async_script(API_PUT, wiki, "from a stranger")
+        assert "error" in refused and "TypeError" in refused["error"], refused
+
+        browser.get(tools + "/")  # in WIKI_API_ORIGINS: preflight, the cookie, the token, the PUT
+        saved = browser.execute_async_script(API_PUT, wiki, "from the tools page")
+        assert saved["user"] == "Ann" and saved["status"] == 201, saved
+        assert saved["body"]["revision"] == 1 and saved["body"]["author"] == "Ann"
+        again = browser.execute_async_script(API_PUT, wiki, "again from base 0")
+        assert again["status"] == 409 and again["body"]["current"]["text"] == "from the tools page", again
+
+        browser.get(wiki + "/SandBox")
+        assert "from the tools page" in ui.text("#content") and "Revision 1 by Ann" in ui.text()
+        assert json.loads(HttpClient(int(wiki.rsplit(":", 1)[1])).get("/api/pages").text)["pages"] == [
+            {"name": "SandBox", "revision": 1, "url": "/api/pages/SandBox"}
+        ]  # the stranger's PUT saved nothing

@@ -67,9 +67,9 @@ CHILD = textwrap.dedent(
     cpu_seconds = int(sys.argv[2])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))  # then SIGXCPU ends the process
     sys.path.insert(0, sys.argv[1])
-    from wiki import markup, views
+    from wiki import markup, pages
 
-    N = views.MAX_TEXT
+    N = pages.MAX_TEXT
 
     def fill(motif, prefix="", suffix=""):
         body = (motif * (N // len(motif) + 1))[: N - len(prefix) - len(suffix)]

@@ -9,7 +9,9 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from wiki import create_app  # noqa: E402
 
-parser = argparse.ArgumentParser(description="Serve the wiki (DATABASE_URL and SECRET_KEY from the environment).")
+parser = argparse.ArgumentParser(
+    description="Serve the wiki (DATABASE_URL, SECRET_KEY, WIKI_ADMINS, WIKI_API_ORIGINS from the environment)."
+)
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8000)
 args = parser.parse_args()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     select,
@@ -126,6 +127,12 @@ def recent_changes(db: Session, limit: int = 50) -> list[Revision]:
     return list(db.scalars(query))
 
 
+def all_pages(db: Session) -> list[Revision]:
+    """The latest revision of every page, by page name."""
+    query = select(Revision).join(Page).where(Revision.number == Page.head).order_by(Page.name)
+    return list(db.scalars(query))
+
+
 def search(db: Session, words: str, limit: int = 100) -> list[Revision]:
     """The latest revisions whose page name or text contains ``words`` (case-insensitive)."""
     needle = words.strip().lower()
@@ -168,3 +175,14 @@ def save(db: Session, name: str, text: str, base: int, author: str, comment: str
     db.add(new)
     db.flush()
     return new
+
+
+def delete_page(db: Session, name: str) -> bool:
+    """Remove page ``name`` and all its revisions; False if there was no such page."""
+    page = find_page(db, name)
+    if page is None:
+        return False
+    db.execute(delete(Revision).where(Revision.page_id == page.id))
+    db.delete(page)
+    db.flush()
+    return True
