@@ -269,7 +269,7 @@ class App(Scaffold):
         prefix = normalise_prefix(join_paths(parent[1] if parent else "", own_prefix or ""))
         self.blueprints[dotted] = blueprint
         self._scopes[dotted] = [*self._scopes[parent[0] if parent else None], blueprint]
-        blueprint.registrations.append((self, dotted, prefix))
+        blueprint.registered(self, dotted, prefix)
         if blueprint.static_folder is not None:
             folder = os.path.join(_module_dir(blueprint.import_name), blueprint.static_folder)
             static_view = functools.partial(self.send_static_file, folder)

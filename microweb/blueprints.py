@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -76,7 +77,8 @@ class Blueprint(Scaffold):
         #: The blueprints registered on this one: ``(blueprint, url_prefix, name)``.
         self.children: list[tuple[Blueprint, str | None, str | None]] = []
         #: Where this blueprint is registered: ``(app, dotted name, url prefix)`` each time.
-        self.registrations: list[tuple[Registrar, str, str]] = []
+        # Weak: a blueprint at module level must not keep every app it was registered on (tests make many) alive.
+        self._registrations: list[tuple[weakref.ref[Registrar], str, str]] = []
 
     def add_route(
         self,
@@ -91,15 +93,25 @@ class Blueprint(Scaffold):
             raise ValueError(f"A blueprint's endpoint has no dots: {endpoint!r} (the blueprint's name is added).")
         route = (rule, view_func, methods, endpoint, options)
         self.routes.append(route)
-        for app, dotted, prefix in self.registrations:  # a route added after registration goes in too
+        for app, dotted, prefix in self.registrations():  # a route added after registration goes in too
             app.add_blueprint_route(dotted, prefix, *route)
+
+    def registered(self, app: Registrar, dotted: str, prefix: str) -> None:
+        """Note that ``app`` took this blueprint in as ``dotted`` under ``prefix`` (from ``App.register_blueprint``)."""
+        self._registrations.append((weakref.ref(app), dotted, prefix))
+
+    def registrations(self) -> list[tuple[Registrar, str, str]]:
+        """The apps this blueprint is registered on (those still alive), with its dotted name and prefix in each."""
+        alive = [(app, dotted, prefix) for ref, dotted, prefix in self._registrations if (app := ref()) is not None]
+        self._registrations = [(weakref.ref(app), dotted, prefix) for app, dotted, prefix in alive]
+        return alive
 
     def register_blueprint(
         self, blueprint: Blueprint, *, url_prefix: str | None = None, name: str | None = None
     ) -> None:
         """Nest ``blueprint`` in this one: its endpoints become ``"<this>.<that>.<view>"``, prefixes joined."""
         self.children.append((blueprint, url_prefix, name))
-        for app, dotted, prefix in self.registrations:
+        for app, dotted, prefix in self.registrations():
             app.register_blueprint(blueprint, url_prefix=url_prefix, name=name, parent=(dotted, prefix))
 
 

@@ -104,7 +104,10 @@ class Config(dict[str, Any]):
         return True
 
     def from_file(
-        self, filename: str | os.PathLike[str], load: Callable[[IO[Any]], Mapping[str, Any]], silent: bool = False,
+        self,
+        filename: str | os.PathLike[str],
+        load: Callable[[IO[Any]], Mapping[str, Any]],
+        silent: bool = False,
         text: bool = True,
     ) -> bool:
         """Load a file with ``load`` (``json.load``; ``tomllib.load`` with ``text=False``) into :meth:`from_mapping`.

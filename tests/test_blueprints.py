@@ -192,3 +192,18 @@ def test_microweb_routes_shows_each_routes_blueprint(capsys: pytest.CaptureFixtu
     assert row[-2:] == ["admin.user", "admin"]
     home = next(line.split() for line in lines if line.startswith("/ "))
     assert home[-1] == "home"  # the app's own: no blueprint
+
+
+def test_a_blueprint_does_not_keep_the_apps_it_was_registered_on_alive() -> None:
+    import gc
+    import weakref
+
+    shared = _admin()  # a blueprint at module level outlives the apps (a test suite makes many)
+    app = _app(shared)
+    gone = weakref.ref(app)
+    del app
+    gc.collect()
+    assert gone() is None
+    later = _app(shared)  # and it still registers on a new app, with a route added afterwards
+    shared.add_route("/late", lambda: "late", endpoint="late")
+    assert validated_client(later).get("/admin/late").data == b"late"
