@@ -135,6 +135,9 @@ def _split_cookies(header: str) -> list[tuple[str, str]]:
 
 
 _has_blank = re.compile("[ \t]").search
+#: Whether Werkzeug's ``parse_cookie`` skips a part with blanks inside, as the split above does: from
+#: Werkzeug 3.1.9 on. Before it kept such parts (stripped by ``str.strip``), so it reads every header there.
+_SPLIT_LIKE_WERKZEUG = not parse_cookie("a b=c")
 
 
 def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
@@ -251,7 +254,7 @@ class Request(_WerkzeugRequest):
         """The request's cookies, read as Werkzeug's ``parse_cookie`` reads them."""
         # Straight from HTTP_COOKIE: Werkzeug asks its header view, which walks the whole environ.
         header = self.environ.get("HTTP_COOKIE", "")
-        if '"' in header:  # quoted values carry escapes to undo
+        if '"' in header or not _SPLIT_LIKE_WERKZEUG:  # quoted values carry escapes to undo
             return parse_cookie(header, cls=self.dict_storage_class)  # type: ignore[return-value]
         return self.dict_storage_class(_split_cookies(header))  # type: ignore[return-value]
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+import urllib.request
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from gateways.harness import ServerProcess, free_port, missing, running
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import HTTPException
@@ -65,9 +71,7 @@ def _paths_like(rules: list[Any], data: st.DataObject) -> list[str]:
     return paths
 
 
-@settings(max_examples=400, deadline=None)
-@given(rules=st.lists(rule_strategy, min_size=1, max_size=5), method=st.sampled_from(METHODS), data=st.data())
-def test_index_agrees_with_werkzeug(rules: list[Any], method: str, data: st.DataObject) -> None:
+def _map_of(rules: list[Any]) -> RuleMap:
     url_map = RuleMap()
     for number, (segments, slash, methods, defaults) in enumerate(rules):
         text = _rule_text(segments, slash)
@@ -75,16 +79,71 @@ def test_index_agrees_with_werkzeug(rules: list[Any], method: str, data: st.Data
             url_map.add(Rule(text, endpoint=f"e{number}", methods=methods, defaults=defaults or None))
         except (ValueError, AssertionError):
             continue  # a rule Werkzeug refuses (e.g. defaults naming no variable)
+    return url_map
+
+
+def _check_agreement(url_map: RuleMap, paths: list[str], method: str) -> int:
+    """Assert the index's every answer is Werkzeug's; the number of paths it answered."""
     index = RouteIndex(url_map, {})
-    for path in _paths_like(rules, data):
+    answered = 0
+    for path in paths:
         path = path.replace("//", "/") if path != "/" else path
         static = index.static.get(path)
         if static is not None and method in static:
             assert _werkzeug(url_map, path, method) == (static[method], {})
+            answered += 1
         elif static is None:
             found = index.match(path, method)
             if found is not None:
                 assert _werkzeug(url_map, path, method) == (found[0].endpoint, found[1])
+                answered += 1
+    return answered
+
+
+@settings(max_examples=400, deadline=None)
+@given(rules=st.lists(rule_strategy, min_size=1, max_size=5), method=st.sampled_from(METHODS), data=st.data())
+def test_index_agrees_with_werkzeug(rules: list[Any], method: str, data: st.DataObject) -> None:
+    _check_agreement(_map_of(rules), _paths_like(rules, data), method)
+
+
+# Many rules: first segments shared by several rules (and sizes shared too), or a rule's own.
+FIRSTS = [f"p{i}" for i in range(40)] + ["a", "users"] * 5 + ["<x>"]
+many_rules_strategy = st.tuples(
+    st.builds(
+        lambda first, rest: [first, *rest], st.sampled_from(FIRSTS), st.lists(st.sampled_from(SEGMENTS), max_size=3)
+    ),
+    st.booleans(),
+    st.sets(st.sampled_from(["GET", "POST"]), min_size=1),
+    st.sampled_from([None] * 20 + [{"n": 1}]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rules=st.lists(many_rules_strategy, min_size=20, max_size=150), method=st.sampled_from(METHODS), data=st.data())
+def test_index_of_many_rules_sharing_first_segments_agrees_with_werkzeug(
+    rules: list[Any], method: str, data: st.DataObject
+) -> None:
+    _check_agreement(_map_of(rules), _paths_like(rules, data), method)
+
+
+def _generated_rules(n: int) -> list[Any]:
+    """``n`` rules: each fifth first segment shared by rules of one, two and three segments."""
+    rules: list[Any] = []
+    tails = [[], ["<int:n>"], ["<x>", "posts"], ["tags", "<x>"], ["<int:n>"]]
+    for i in range(n):
+        first = f"g{i % (n // 5 or 1)}" if i % 5 else f"r{i}"
+        rules.append(([first, *tails[i % 5]] if i % 5 else [first, "<int:n>"], i % 7 == 0, {"GET"}, None))
+    return rules
+
+
+@pytest.mark.parametrize("n", [200, 2_000])
+def test_index_of_a_generated_app_agrees_with_werkzeug_and_answers_its_unique_shapes(n: int) -> None:
+    rules = _generated_rules(n)
+    paths = ["/" + "/".join(FILLERS.get(segment, segment) for segment in segments) for segments, *_ in rules]
+    paths = paths[:: max(1, n // 400)] + [f"/r{i}/7" for i in range(0, n, 5)]
+    answered = _check_agreement(_map_of(rules), paths, "GET")
+    # at least the /r{i}/<int:n> rules, each the only rule of its first segment (those with a slash redirect)
+    assert answered >= len([i for i in range(0, n, 5) if i % 7])
 
 
 @pytest.mark.parametrize(
@@ -167,3 +226,65 @@ def test_index_follows_rules_added_later() -> None:
     app.view_functions["user_by_name"] = lambda name: f"name {name}"
     assert client.get("/users/ann").data == b"name ann"
     assert client.get("/users/7").status_code == 200
+
+
+# ---------------------------------------------------------------- many routes: the build is linear
+
+
+def _app_of(n: int) -> App:
+    app = App()
+    for i in range(n):
+        app.add_route(f"/r{i}/<int:x>", lambda x: "r", endpoint=f"r{i}")  # the issue's app
+        app.add_route(f"/g{i % 10}/{i}/<x>", lambda x: "g", endpoint=f"g{i}")  # ten first segments, shared
+        app.add_route(f"/s{i}/", lambda: "s", endpoint=f"s{i}")  # fixed, with a slash: redirect targets
+    return app
+
+
+def _calls_of_first_request(n: int) -> int:
+    """The Python and builtin function calls an app of ``n`` x 3 routes makes for its first request."""
+    app = _app_of(n)
+    environ = EnvironBuilder(path=f"/r{n - 1}/7").get_environ()
+    calls = 0
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    statuses: list[str] = []
+    sys.setprofile(count)
+    try:
+        b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    finally:
+        sys.setprofile(None)
+    assert statuses == ["200 OK"]
+    return calls
+
+
+def test_the_first_request_does_work_linear_in_the_number_of_routes() -> None:
+    # Counted calls, not time: the old build rescanned every rule for each first segment (16x here).
+    small, large = _calls_of_first_request(250), _calls_of_first_request(1_000)
+    assert large <= 4.5 * small + 1_000, (small, large)
+
+
+@pytest.mark.slow
+def test_an_app_of_10000_routes_answers_its_first_request_under_gunicorn(tmp_path: Path) -> None:
+    if importlib.util.find_spec("gunicorn") is None:
+        missing("gunicorn is not installed: pip install -e '.[gunicorn]'")
+    (tmp_path / "manyroutes.py").write_text(
+        "from microweb import App\n"
+        "app = App(__name__)\n"
+        "for i in range(10_000):\n"
+        "    app.add_route(f'/r{i}/<int:x>', lambda x: f'r {x}', endpoint=f'r{i}')\n"
+    )
+    port = free_port()
+    # gunicorn's defaults: 1 sync worker, --timeout 30, which kills a worker whose request takes longer.
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "manyroutes:app"]
+    server = ServerProcess(
+        "gunicorn", argv, tmp_path / "gunicorn.log", env={**os.environ, "HOME": str(tmp_path)}, cwd=tmp_path
+    )
+    with running((server, port)):
+        # Generous and bounded: the worker imports the app (10,000 rules) first, then answers.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/r9999/7", timeout=90) as response:
+            assert (response.status, response.read()) == (200, b"r 7")
+    assert "WORKER TIMEOUT" not in server.log.read_text()
