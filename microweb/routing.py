@@ -51,7 +51,12 @@ class RuleMap(Map):
 
 
 class RouteIndex:
-    """Fixed paths, and rule shapes with a single candidate rule, of one version of a map."""
+    """Fixed paths, and rule shapes with a single candidate rule, of one version of a map.
+
+    Built by the first request after a rule is added, in time linear in the number
+    of rules (one pass; tests/test_route_index.py counts the calls), so a large
+    app's first request stays short (a CGI process builds it on every request).
+    """
 
     def __init__(self, url_map: RuleMap, explicit_head: dict[str, str]) -> None:
         self.version = url_map.version

@@ -155,9 +155,10 @@ def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
 class FormParser(FormDataParser):
     """Werkzeug's form parser, with urlencoded bodies split as the query string is, and always limited.
 
-    Werkzeug holds a urlencoded body to ``max_form_memory_size`` only when its
-    Content-Length says it is larger; a chunked body was read whole. Here any
-    urlencoded body (any charset, any case, chunked or not) over the limit is a 413.
+    Werkzeug 3.1.0 to 3.1.8 hold a urlencoded body to ``max_form_memory_size`` only
+    when its Content-Length says it is larger (a chunked body is read whole), and
+    3.1.9 not at all. Here any urlencoded body (any charset, any case, chunked or
+    not) over the limit is a 413: the same on every Werkzeug 3.1.
     """
 
     def parse(
