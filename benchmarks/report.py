@@ -106,7 +106,8 @@ def startup_table(part: Results) -> list[str]:
     rows = []
     for name, values in _ordered(first):
         built = part["build_seconds"].get(name, {})
-        rows.append([name] + [f"{_fmt(built.get(n), digits=3)} + {_fmt(values.get(n), digits=3)}" for n in sizes])
+        cells = [(built.get(n), values.get(n)) for n in sizes]
+        rows.append([name] + ["–" if b is None else f"{b:.3f} + {_fmt(f, digits=3)}" for b, f in cells])
     title = (
         "Registration + first request (seconds, N static and N dynamic routes). The first request asks for"
         " the last dynamic route: lazy routers build their tables then. `werkzeug_map`: Werkzeug's `Map`"
