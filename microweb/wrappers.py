@@ -347,6 +347,7 @@ class Response(_WerkzeugResponse):
         if (
             headers is None
             and not direct_passthrough
+            and self.automatically_set_content_length  # the plain state always sends Content-Length
             and isinstance(response, (str, bytes))
             and type(code) is int
             and code in _STATUS_LINES
@@ -371,6 +372,8 @@ class Response(_WerkzeugResponse):
         PERF: what ``make_response`` builds for a str, bytes, dict or list, skipping
         ``__init__``'s checks.
         """
+        if not cls.automatically_set_content_length:  # a subclass that sends no Content-Length of its own
+            return cls(body, content_type=content_type)
         response = cls.__new__(cls)
         listed = [body]
         init_response(response, listed, "200 OK", 200)
@@ -434,6 +437,6 @@ class Response(_WerkzeugResponse):
             elif lower == "location" or lower == "content-location":
                 if not is_uri(value) or self.autocorrect_location_header:
                     return None  # Werkzeug rewrites it (iri_to_uri, urljoin)
-        if not has_length:
+        if not has_length and self.automatically_set_content_length:
             headers.append(("Content-Length", str(len(body))))
         return headers

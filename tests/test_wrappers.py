@@ -12,7 +12,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntity
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 
-from microweb import Request
+from microweb import Request, Response
 
 URL_TEXT = st.text(alphabet=st.sampled_from("ab=&+%2F41;/ é\u00ff~._-"), max_size=30)
 
@@ -280,3 +280,35 @@ def test_the_response_sends_what_werkzeugs_sends(
         theirs.get_data(),
     )
     assert _sent(made(Response), method) == _sent(made(WerkzeugResponse), method)
+
+
+# ---------------------------------------------------------------- responses: Werkzeug's attributes still count
+
+
+class _NoLength(Response):
+    automatically_set_content_length = False
+
+
+def _sent_headers(response: Response) -> list[tuple[str, str]]:
+    sent: list[list[tuple[str, str]]] = []
+    b"".join(response(_environ(), lambda status, headers, exc_info=None: sent.append(headers)))
+    return sent[0]
+
+
+@pytest.mark.parametrize("body", ["Hello World!", b"Hello World!"])
+def test_a_response_class_without_automatic_content_length_sends_none(body: str | bytes) -> None:
+    # Werkzeug's own test_disabled_auto_content_length, which the plain state failed.
+    for response in (_NoLength(body), _NoLength.of(b"Hello World!", "text/html; charset=utf-8")):
+        assert response.content_length is None
+        assert "content-length" not in {name.lower() for name, _ in _sent_headers(response)}
+    assert ("Content-Length", "12") in _sent_headers(Response(body))
+
+
+def test_an_app_with_such_a_response_class_sends_no_content_length() -> None:
+    from microweb import App
+
+    app = App()
+    app.response_class = _NoLength
+    app.add_route("/", lambda: "hi", endpoint="index")
+    response = app.test_client().get("/")
+    assert response.data == b"hi" and "Content-Length" not in response.headers

@@ -1,4 +1,4 @@
-"""Run Werkzeug's own tests of ``Request`` with microweb's ``Request`` in its place.
+"""Run Werkzeug's own tests of ``Request`` and ``Response`` with microweb's classes in their place.
 
 ``python tests/werkzeug_suite/run.py [PYTEST_ARGS ...]`` downloads the sdist of the
 installed Werkzeug (its tests are not in the wheel) into a temporary folder, puts
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
         from plugin import MODULES  # the list lives beside the exclusions
 
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-c", "pytest.ini", "--rootdir", "."]
-        print(f"== Werkzeug {version}'s tests, with microweb's Request", flush=True)
+        print(f"== Werkzeug {version}'s tests, with microweb's Request and Response", flush=True)
         return subprocess.run([*command, *MODULES, *argv], cwd=top).returncode
 
 
