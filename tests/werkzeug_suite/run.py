@@ -36,7 +36,8 @@ def _sdist(version: str, into: Path) -> Path:
     done = subprocess.run([*argv, f"werkzeug=={version}", "-d", str(into)], capture_output=True, text=True)
     archives = sorted(into.glob("werkzeug-*.tar.gz"))
     if done.returncode or not archives:
-        raise RuntimeError(f"pip download werkzeug=={version} failed: {done.stderr.strip()[-300:]}")
+        why = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+        raise RuntimeError(f"pip download werkzeug=={version} failed: {why[0]}")
     with tarfile.open(archives[0]) as archive:
         if hasattr(tarfile, "data_filter"):
             archive.extractall(into, filter="data")
