@@ -14,7 +14,7 @@ Results = dict[str, Any]
 #: RSS growth up to this is allocator noise, not a leak.
 NOISE_KIB = 128
 #: Row order of the tables (results.json may hold its keys in any order).
-ORDER = ["python_only", "raw", "werkzeug_floor", "microweb", "falcon", "bottle", "flask", "pyramid"]
+ORDER = ["python_only", "raw", "werkzeug_floor", "werkzeug_map", "microweb", "falcon", "bottle", "flask", "pyramid"]
 
 
 def _ordered(table: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -85,6 +85,7 @@ def routing_section(part: Results) -> list[str]:
                 + [f"{_fmt(growth, 'x', 2)} (N={largest:,})" if largest else "–"]
             )
     lines += _table(["framework", "route", *(f"N={int(n):,}" for n in sizes), "largest N / N=10"], rows)
+    lines += startup_table(part)
     if part.get("missing"):
         lines += ["", "Missing: " + ", ".join(f"{k} ({v})" for k, v in part["missing"].items())]
     capped = ", ".join(f"{k} (N ≤ {v:,})" for k, v in part.get("max_size", {}).items())
@@ -94,6 +95,25 @@ def routing_section(part: Results) -> list[str]:
             f"Capped: {capped}: their route registration grows quadratically, so 10,000 routes take minutes to build.",
         ]
     return lines
+
+
+def startup_table(part: Results) -> list[str]:
+    """Registration and first-request seconds per N (``werkzeug_map``: Werkzeug's Map, add and one match)."""
+    first = part.get("first_request_seconds")
+    if not first:
+        return []  # results from before the first request was measured
+    sizes = [str(n) for n in part["sizes"]]
+    rows = []
+    for name, values in _ordered(first):
+        built = part["build_seconds"].get(name, {})
+        cells = [(built.get(n), values.get(n)) for n in sizes]
+        rows.append([name] + ["–" if b is None else f"{b:.3f} + {_fmt(f, digits=3)}" for b, f in cells])
+    title = (
+        "Registration + first request (seconds, N static and N dynamic routes). The first request asks for"
+        " the last dynamic route: lazy routers build their tables then. `werkzeug_map`: Werkzeug's `Map`"
+        " alone (`add`, then one `match`)."
+    )
+    return ["", title, "", *_table(["framework", *(f"N={int(n):,}" for n in sizes)], rows)]
 
 
 def coldstart_section(part: Results) -> list[str]:

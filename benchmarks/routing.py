@@ -2,13 +2,19 @@
 
 Each app has N static routes ``/s{i}`` and N dynamic ones ``/d{i}/<int:x>``;
 the whole request is timed (the same harness as part 1), so what grows with
-N is the framework's matching. The app's build time is reported too.
+N is the framework's matching. The app's registration time is reported too,
+and the time of its first request (the last dynamic route), where lazy routers
+build their tables: a server's worker pays both before it answers, within its
+timeout. Werkzeug's own ``Map`` (``add`` of the same rules, then one ``match``)
+is the floor microweb's registration and first request stand on.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+
+from werkzeug.routing import Map, Rule
 
 from . import apps as frameworks
 from .timing import best_of, request_runner
@@ -32,9 +38,29 @@ def targets(n: int) -> dict[str, tuple[str, bytes]]:
     }
 
 
-def _build(names: list[str], n: int) -> tuple[dict[str, WSGIApp], dict[str, float], dict[str, str]]:
+def werkzeug_map(n: int) -> tuple[float, float]:
+    """Seconds to ``add`` the same 2N rules to Werkzeug's ``Map``, and to ``match`` the last dynamic one."""
+    started = time.perf_counter()
+    url_map = Map()
+    for i in range(n):
+        url_map.add(Rule(f"/s{i}", endpoint=f"s{i}"))
+        url_map.add(Rule(f"/d{i}/<int:x>", endpoint=f"d{i}"))
+    built = time.perf_counter()
+    url_map.bind("localhost").match(targets(n)["dynamic_last"][0])
+    return built - started, time.perf_counter() - built
+
+
+def first_request(app: WSGIApp, n: int) -> float:
+    """Seconds the app takes to answer its first request (the last dynamic route)."""
+    started = time.perf_counter()
+    call(app, make_environ("GET", targets(n)["dynamic_last"][0]))
+    return time.perf_counter() - started
+
+
+def _build(names: list[str], n: int) -> tuple[dict[str, WSGIApp], dict[str, tuple[float, float]], dict[str, str]]:
+    """The apps of N routes; each one's registration and first-request seconds; the missing frameworks."""
     apps: dict[str, WSGIApp] = {}
-    build_s: dict[str, float] = {}
+    seconds: dict[str, tuple[float, float]] = {}
     missing: dict[str, str] = {}
     for name in names:
         if n > MAX_SIZE.get(name, n):
@@ -42,10 +68,12 @@ def _build(names: list[str], n: int) -> tuple[dict[str, WSGIApp], dict[str, floa
         try:
             started = time.perf_counter()
             apps[name] = frameworks.module(name).build_routes(n)
-            build_s[name] = time.perf_counter() - started
+            built = time.perf_counter() - started
         except ImportError as exc:
             missing[name] = f"not installed ({exc.name or exc})"
-    return apps, build_s, missing
+            continue
+        seconds[name] = (built, first_request(apps[name], n))
+    return apps, seconds, missing
 
 
 def _checked(apps: dict[str, WSGIApp], path: str, expected: bytes, log: Any) -> dict[str, WSGIApp]:
@@ -72,14 +100,20 @@ def run(quick: bool = False, names: list[str] | None = None, log: Any = print) -
     sizes = QUICK_SIZES if quick else SIZES
     repeat, target = (3, 0.005) if quick else (5, 0.02)
     us: dict[str, dict[str, dict[str, float]]] = {name: {} for name in names}
-    build_seconds: dict[str, dict[str, float]] = {name: {} for name in names}
+    build_seconds: dict[str, dict[str, float]] = {name: {} for name in [*names, "werkzeug_map"]}
+    first_seconds: dict[str, dict[str, float]] = {name: {} for name in [*names, "werkzeug_map"]}
     missing: dict[str, str] = {}
     built: dict[int, dict[str, WSGIApp]] = {}
     for n in sizes:
-        built[n], build_s, missing_now = _build(names, n)
+        built[n], seconds, missing_now = _build(names, n)
+        seconds["werkzeug_map"] = werkzeug_map(n)
         missing.update(missing_now)
-        for name, seconds in build_s.items():
-            build_seconds[name][str(n)] = seconds
+        for name, (build_s, first_s) in seconds.items():
+            build_seconds[name][str(n)], first_seconds[name][str(n)] = build_s, first_s
+        log(
+            f"  N={n:,}: registration + first request: "
+            + "  ".join(f"{k} {b:.3f}+{f:.3f} s" for k, (b, f) in seconds.items())
+        )
     for what in ("static_first", "static_last", "dynamic_first", "dynamic_last"):
         runners = {}
         for n, apps in built.items():
@@ -96,6 +130,7 @@ def run(quick: bool = False, names: list[str] | None = None, log: Any = print) -
         "sizes": sizes,
         "us": us,
         "build_seconds": build_seconds,
+        "first_request_seconds": first_seconds,
         "max_size": MAX_SIZE,
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -143,6 +143,9 @@ def _split_cookies(header: str) -> list[tuple[str, str]]:
 
 
 _has_blank = re.compile("[ \t]").search
+#: Whether Werkzeug's ``parse_cookie`` skips a part with blanks inside, as the split above does: from
+#: Werkzeug 3.1.9 on. Before it kept such parts (stripped by ``str.strip``), so it reads every header there.
+_SPLIT_LIKE_WERKZEUG = not parse_cookie("a b=c")
 
 
 def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
@@ -160,9 +163,10 @@ def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
 class FormParser(FormDataParser):
     """Werkzeug's form parser, with urlencoded bodies split as the query string is, and always limited.
 
-    Werkzeug holds a urlencoded body to ``max_form_memory_size`` only when its
-    Content-Length says it is larger; a chunked body was read whole. Here any
-    urlencoded body (any charset, any case, chunked or not) over the limit is a 413.
+    Werkzeug 3.1.0 to 3.1.8 hold a urlencoded body to ``max_form_memory_size`` only
+    when its Content-Length says it is larger (a chunked body is read whole), and
+    3.1.9 not at all. Here any urlencoded body (any charset, any case, chunked or
+    not) over the limit is a 413: the same on every Werkzeug 3.1.
     """
 
     def parse(
@@ -273,7 +277,7 @@ class Request(_WerkzeugRequest):
         """The request's cookies, read as Werkzeug's ``parse_cookie`` reads them."""
         # Straight from HTTP_COOKIE: Werkzeug asks its header view, which walks the whole environ.
         header = self.environ.get("HTTP_COOKIE", "")
-        if '"' in header:  # quoted values carry escapes to undo
+        if '"' in header or not _SPLIT_LIKE_WERKZEUG:  # quoted values carry escapes to undo
             return parse_cookie(header, cls=self.dict_storage_class)  # type: ignore[return-value]
         return self.dict_storage_class(_split_cookies(header))  # type: ignore[return-value]
 
@@ -422,6 +426,7 @@ class Response(_WerkzeugResponse):
         if (
             headers is None
             and not direct_passthrough
+            and self.automatically_set_content_length  # the plain state always sends Content-Length
             and isinstance(response, (str, bytes))
             and type(code) is int
             and code in _STATUS_LINES
@@ -449,6 +454,8 @@ class Response(_WerkzeugResponse):
         already checked (:func:`~microweb.http.header_problem`). PERF: what ``make_response``
         and the built-in error pages build, skipping ``__init__``'s checks.
         """
+        if not cls.automatically_set_content_length:  # a subclass that sends no Content-Length of its own
+            return cls(body, content_type=content_type)
         response = cls.__new__(cls)
         listed = [body]
         init_response(response, listed, _STATUS_LINES[status], status)
@@ -557,6 +564,6 @@ class Response(_WerkzeugResponse):
             elif lower == "location" or lower == "content-location":
                 if not is_uri(value) or self.autocorrect_location_header:
                     return None  # Werkzeug rewrites it (iri_to_uri, urljoin)
-        if not has_length:
+        if not has_length and self.automatically_set_content_length:
             headers.append(("Content-Length", str(len(body))))
         return headers

@@ -100,3 +100,23 @@ def test_e2e_serves_each_granian_framework_with_granian() -> None:
     assert e2e.GRANIAN_FRAMEWORKS == ["raw", "microweb", "falcon", "flask"]
     assert e2e._command("granian", 9000)[1:5] == ["-m", "granian", "--interface", "wsgi"]
     assert e2e._command("gunicorn", 9000)[1:3] == ["-m", "gunicorn"]
+
+
+def test_routing_measures_registration_and_first_request_beside_werkzeugs_map() -> None:
+    from benchmarks.apps.microweb_app import build_routes
+    from benchmarks.report import routing_section
+    from benchmarks.routing import first_request, werkzeug_map
+
+    app = build_routes(10)
+    assert first_request(app, 10) > 0
+    assert all(seconds > 0 for seconds in werkzeug_map(10))
+    part = {
+        "frameworks": ["microweb"],
+        "sizes": [10, 10_000],
+        "us": {"microweb": {}},
+        "build_seconds": {"microweb": {"10": 0.003, "10000": 3.2}, "werkzeug_map": {"10": 0.002, "10000": 3.1}},
+        "first_request_seconds": {"microweb": {"10": 0.0004, "10000": 0.06}, "werkzeug_map": {"10": 0.001}},
+    }
+    text = "\n".join(routing_section(part))
+    assert "| werkzeug_map | 0.002 + 0.001 | 3.100 + – |" in text
+    assert "| microweb | 0.003 + 0.000 | 3.200 + 0.060 |" in text
