@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
@@ -23,6 +22,8 @@ from examples_support.browser import chromium
 
 from microweb import App, request, session
 from microweb.cors import allow_cors
+
+from support import in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -55,14 +56,8 @@ class _QuietHandler(WSGIRequestHandler):
 def serving(app: App) -> Iterator[int]:
     """Serve ``app`` on 127.0.0.1 (a free port, yielded) with a thread per connection."""
     server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with in_thread(server) as port:
+        yield port
 
 
 def page_app() -> App:

@@ -26,6 +26,8 @@ from gateways.harness import ServerProcess, free_port, running
 from microweb import App, Response, request
 from microweb.devserver import DevServer
 
+from support import in_thread
+
 WAIT = 20.0  # seconds: the bound on every wait
 BIG = 8 * 1024 * 1024  # the page that a client asks for and never reads
 
@@ -36,15 +38,8 @@ BIG = 8 * 1024 * 1024  # the page that a client asks for and never reads
 @contextlib.contextmanager
 def dev_server(app: Any, timeout: float = 10.0) -> Iterator[int]:
     """The dev server on a free port of 127.0.0.1 (yielded), in a thread, for the ``with`` block."""
-    server = DevServer(("127.0.0.1", 0), app, timeout=timeout, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(WAIT)
+    with in_thread(DevServer(("127.0.0.1", 0), app, timeout=timeout, quiet=True), join=WAIT) as port:
+        yield port
 
 
 def read_all(sock: socket.socket) -> bytes:

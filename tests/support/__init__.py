@@ -27,9 +27,8 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @contextlib.contextmanager
-def live_server(app: Any) -> Iterator[int]:
-    """Serve ``app`` on a real wsgiref server at 127.0.0.1 (a free port, yielded) for the ``with`` block."""
-    server = make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
+def in_thread(server: Any, join: float = 10) -> Iterator[int]:
+    """Run a socketserver-style ``server`` in a thread for the ``with`` block; its port is yielded."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -37,7 +36,14 @@ def live_server(app: Any) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
-        thread.join(timeout=10)
+        thread.join(timeout=join)
+
+
+@contextlib.contextmanager
+def live_server(app: Any) -> Iterator[int]:
+    """Serve ``app`` on a real wsgiref server at 127.0.0.1 (a free port, yielded) for the ``with`` block."""
+    with in_thread(make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)) as port:
+        yield port
 
 
 def raw_request(port: int, method: str, target: str, headers: str = "", host: str | None = None) -> tuple[bytes, bytes]:
