@@ -155,7 +155,7 @@ def send_file(
     app = ctx.app
     if isinstance(path_or_file, (str, os.PathLike)):
         path_or_file = os.path.join(app.root_path, os.fspath(path_or_file))
-    return _werkzeug_send_file(
+    response = _werkzeug_send_file(
         path_or_file,
         ctx.environ,
         mimetype=mimetype,
@@ -167,6 +167,10 @@ def send_file(
         max_age=app.config["SEND_FILE_MAX_AGE_DEFAULT"] if max_age is None else max_age,
         response_class=app.response_class,
     )
+    # Werkzeug 3.1.9 says it takes ranges on every conditional GET and HEAD; 3.1.0 to 3.1.8 only on a 206.
+    if conditional and ctx.environ["REQUEST_METHOD"] in ("GET", "HEAD") and "Accept-Ranges" not in response.headers:
+        response.headers["Accept-Ranges"] = "bytes"
+    return response
 
 
 def send_from_directory(directory: str | os.PathLike[str], path: str, **kwargs: Any) -> _WerkzeugResponse:
