@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from werkzeug.exceptions import (
-    BadRequest,
     HTTPException,
     InternalServerError,
     NotFound,
@@ -40,10 +39,11 @@ from .helpers import send_from_directory
 from .http import (
     check_headers,
     check_trusted_host,
-    header_problem,
     is_loopback,
     normalise_prefix,
+    parse_content_length,
     quote_unsafe_in_url,
+    refused,
     split_prefix,
     wsgi_decoded,
 )
@@ -449,13 +449,9 @@ class App(Scaffold):
         return self.process_response(ctx, self.make_response(rv))
 
     def _check_content_length(self, environ: WSGIEnvironment) -> None:
-        """Refuse a body over MAX_CONTENT_LENGTH before anything reads it."""
+        """Refuse a body over MAX_CONTENT_LENGTH before anything reads it (a bad length is a 400)."""
         limit = self.config["MAX_CONTENT_LENGTH"]
-        length: str = environ["CONTENT_LENGTH"]
-        if not (length.isascii() and length.isdigit()):
-            raise BadRequest("The Content-Length header is not a number.")
-        # Compared as text first: int() refuses numbers of more than 4,300 digits.
-        if len(length.lstrip("0")) > len(str(limit)) or int(length) > limit:
+        if parse_content_length(environ["CONTENT_LENGTH"]) > limit:
             raise RequestEntityTooLarge(f"The request body is larger than the limit of {limit} bytes.")
 
     def match_request(self, ctx: RequestContext) -> None:
@@ -545,13 +541,12 @@ class App(Scaffold):
         if session is not None:
             self.session_cookie.save(session, response, ctx.environ)
         # The last moment anything can be done about a header that could inject: refused, it becomes a 500.
-        problem = (
-            response.header_problem()
-            if isinstance(response, Response)
-            else header_problem(response.status, response.headers.items())
-        )
-        if problem is not None:
-            raise ValueError(f"{problem}: the response is refused, so nothing can be injected into it.")
+        if isinstance(response, Response):  # its own check skips the headers it made itself
+            problem = response.header_problem()
+            if problem is not None:
+                raise refused(problem)
+        else:
+            check_headers(response.status, response.headers.items())
         return response
 
     def end_request(self, ctx: RequestContext, response: BaseResponse) -> BaseResponse:

@@ -27,6 +27,7 @@ __all__ = [
     "is_uri",
     "parse_content_length",
     "quote_unsafe_in_url",
+    "refused",
     "describe_request",
     "normalise_prefix",
     "split_prefix",
@@ -124,7 +125,12 @@ def check_headers(status: str, headers: Iterable[tuple[str, str]]) -> None:
     """Raise ValueError if this status and these headers must not be sent (see :func:`header_problem`)."""
     problem = header_problem(status, headers)
     if problem is not None:
-        raise ValueError(f"{problem}: the response is refused, so nothing can be injected into it.")
+        raise refused(problem)
+
+
+def refused(problem: str) -> ValueError:
+    """The error for a response refused for ``problem`` (see :func:`header_problem`); it becomes a logged 500."""
+    return ValueError(f"{problem}: the response is refused, so nothing can be injected into it.")
 
 
 # ---------------------------------------------------------------- URLs and log lines
