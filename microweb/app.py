@@ -574,7 +574,7 @@ class App(Scaffold):
     def handle_exception(self, ctx: RequestContext, exc: Exception) -> BaseResponse:
         """The response for an exception from matching, a hook or the view.
 
-        An error handler's (see :meth:`errorhandler`), else the built-in error page;
+        An error handler's (see :meth:`~microweb.scaffold.Scaffold.errorhandler`), else the built-in error page;
         an exception that is no HTTPException is logged and becomes a 500. If making
         that response fails too, the plain 500 page goes out, without the after hooks.
         """

@@ -70,12 +70,12 @@ class Config(dict[str, Any]):
         super().__setitem__(key, value)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        """``dict.update``, through :meth:`__setitem__` (checked)."""
+        """``dict.update``, through ``__setitem__`` (checked)."""
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
     def setdefault(self, key: str, default: Any = None) -> Any:
-        """``dict.setdefault``, through :meth:`__setitem__` (checked)."""
+        """``dict.setdefault``, through ``__setitem__`` (checked)."""
         if key not in self:
             self[key] = default
         return self[key]
@@ -112,7 +112,7 @@ class Config(dict[str, Any]):
     ) -> bool:
         """Load a file with ``load`` (``json.load``; ``tomllib.load`` with ``text=False``) into :meth:`from_mapping`.
 
-        A relative ``filename`` is taken from :attr:`root_path`. A missing file is a
+        A relative ``filename`` is taken from the app's ``root_path``. A missing file is a
         FileNotFoundError naming the full path, or, with ``silent=True``, returns False.
         """
         path = os.path.join(self.root_path, os.fspath(filename))

@@ -191,7 +191,7 @@ class RequestContext:
 
     @property
     def g(self) -> G:
-        """This request's :class:`G` namespace."""
+        """This request's :class:`~microweb.ctx.G` namespace."""
         g = self._g
         if g is None:
             g = self._g = self.app.g_class()

@@ -35,7 +35,7 @@ class Scaffold:
         endpoint: str | None = None,
         **options: Any,
     ) -> None:
-        """Map ``rule`` to ``view_func`` (see :meth:`App.add_route`)."""
+        """Map ``rule`` to ``view_func`` (see :meth:`microweb.App.add_route`)."""
         raise NotImplementedError
 
     def route(self, rule: str, methods: Iterable[str] | None = None, **options: Any) -> Callable[[F], F]:

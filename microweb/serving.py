@@ -137,7 +137,7 @@ def _is_app(kind: type) -> bool:
 
 
 def microweb_apps(app: object) -> list[Any]:
-    """Every microweb App that ``app`` is, wraps or mounts (as :func:`_debugging` finds them)."""
+    """Every microweb App that ``app`` is, wraps or mounts (as ``_debugging`` finds them)."""
     apps: list[Any] = []
 
     def collect(obj: object) -> bool:

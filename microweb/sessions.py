@@ -144,7 +144,7 @@ class SessionCookie:
     def save(self, session: Session, response: Response, environ: WSGIEnvironment) -> None:
         """Add ``Vary: Cookie`` to ``response``, and the cookie itself if ``session`` was changed.
 
-        A cookie over :data:`MAX_COOKIE_SIZE` bytes is still sent, but browsers drop it, so the
+        A cookie over ``MAX_COOKIE_SIZE`` bytes is still sent, but browsers drop it, so the
         session would silently stop changing: that is logged as an error on the ``microweb`` logger.
         """
         headers = response.headers

@@ -80,9 +80,9 @@ def autoescape_for(name: str | None) -> bool:
 
 
 class Jinja2Templates:
-    """Jinja2 templates from ``directory``; autoescaping on for markup (see :data:`AUTOESCAPE_EXTENSIONS`).
+    """Jinja2 templates from ``directory``; autoescaping on for markup (see ``AUTOESCAPE_EXTENSIONS``).
 
-    ``env_options`` go to ``jinja2.Environment``; the environment is :attr:`env`
+    ``env_options`` go to ``jinja2.Environment``; the environment is ``env``
     (add filters and globals there). Templates can call ``url_for``,
     ``csrf_token`` and ``get_flashed_messages`` and see ``request`` and ``session``.
     """
@@ -105,7 +105,7 @@ class Jinja2Templates:
 class MakoTemplates:
     """Mako templates from ``directory``, every ``${...}`` HTML-escaped (``${x | n}`` opts out).
 
-    ``lookup_options`` go to ``mako.lookup.TemplateLookup`` (:attr:`lookup`).
+    ``lookup_options`` go to ``mako.lookup.TemplateLookup`` (``lookup``).
     Templates can call ``url_for``, ``csrf_token`` and ``get_flashed_messages`` and see ``request`` and ``session``.
     """
 

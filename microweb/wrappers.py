@@ -318,7 +318,7 @@ class Request(_WerkzeugRequest):
 
         PERF: a urlencoded body of a known length, whose stream nothing has touched or
         replaced, read with the default parser, is read and split here directly: what
-        Werkzeug's ``_load_form_data`` and :class:`FormParser` give for it, with the same
+        Werkzeug's ``_load_form_data`` and :class:`~microweb.wrappers.FormParser` give for it, with the same
         limits and the same 400 for a body cut short, less the machinery around them.
         """
         environ = self.environ

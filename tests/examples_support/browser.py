@@ -22,8 +22,8 @@ FLAGS = (
 
 
 @contextlib.contextmanager
-def chromium(*flags: str) -> Iterator[Any]:
-    """A Chromium WebDriver with its own fresh profile (``flags`` added), quit at the end of the block."""
+def chromium(*flags: str, capabilities: dict[str, Any] | None = None) -> Iterator[Any]:
+    """A Chromium WebDriver with its own fresh profile (``flags`` and ``capabilities`` added), quit at the end."""
     need(importlib.util.find_spec("selenium") is not None, "selenium is not installed: pip install -e '.[examples]'")
     need(
         Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
@@ -37,6 +37,8 @@ def chromium(*flags: str) -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in (*FLAGS, *flags, f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    for name, value in (capabilities or {}).items():
+        options.set_capability(name, value)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(30)
     try:
