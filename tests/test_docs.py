@@ -186,3 +186,13 @@ def test_the_site_renders_in_chromium_without_console_errors(site: Path) -> None
             png = shots / f"{name.replace('/', '-')}.png"
             assert browser.save_screenshot(str(png))
             assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000
+
+
+def test_the_wiki_pictures_are_the_ones_its_browser_test_takes() -> None:
+    # examples.md shows the wiki's screenshots: each must be one the browser test takes (SCREENSHOT_DIR).
+    taken = re.findall(r'ui\.shot\("([\w-]+)"\)', (ROOT / "tests/test_examples_browser.py").read_text(encoding="utf-8"))
+    shown = re.findall(r"_static/wiki/(\d\d)-([\w-]+)\.png", (DOCS / "examples.md").read_text(encoding="utf-8"))
+    assert len(shown) >= 3
+    for number, name in shown:
+        assert taken.index(name) + 1 == int(number), name
+        assert (DOCS / f"_static/wiki/{number}-{name}.png").read_bytes().startswith(b"\x89PNG")
