@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import platform
+import re
 import socket
 import subprocess
 import sys
@@ -12,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateways.harness import end, free_port
+from gateways.harness import end, free_port, missing
 
+import microweb
 from microweb.cli import main
 
 APP_SOURCE = """
@@ -107,6 +111,27 @@ def test_bad_target_exits_non_zero_without_traceback(project: Path, command: lis
         done.stderr.strip()
         == "microweb: error: no module named 'nosuchmodule' (run from its directory or fix PYTHONPATH)"
     )
+
+
+def test_version_names_microweb_werkzeug_and_python(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    out, err = capsys.readouterr()
+    werkzeug = importlib.metadata.version("werkzeug")
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    assert (out, err) == (f"microweb {microweb.__version__} (Werkzeug {werkzeug}, {python})\n", "")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", microweb.__version__)
+
+
+@pytest.mark.slow
+def test_version_of_the_console_script_is_the_installed_distributions() -> None:
+    script = Path(sys.executable).parent / "microweb"
+    if not script.exists():
+        missing(f"no console script {script}: pip install -e .")
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(f"microweb {importlib.metadata.version('microweb')} (Werkzeug ")
 
 
 @pytest.mark.parametrize("args", [[], ["run"], ["routes"], ["cgi"]])
