@@ -118,7 +118,8 @@ def _server_options_help() -> str:
 def version() -> str:
     """What ``microweb --version`` prints: microweb's version, then the Werkzeug and Python it runs on."""
     werkzeug = importlib.metadata.version("werkzeug")
-    return f"microweb {__version__} (Werkzeug {werkzeug}, {platform.python_implementation()} {platform.python_version()})"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"microweb {__version__} (Werkzeug {werkzeug}, {python})"
 
 
 def _parser(named: bool = True) -> argparse.ArgumentParser:

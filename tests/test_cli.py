@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateways.harness import end, free_port, missing
+from gateways.harness import end, free_port, missing, need_modules
 
 import microweb
 from microweb.cli import main
@@ -181,7 +181,8 @@ def test_run_serves_with_a_startup_line_and_request_log(project: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("server", ["wsgiref", "waitress", "gunicorn", "granian"])
 def test_port_in_use_is_one_clear_line(project: Path, server: str) -> None:
-    pytest.importorskip(server if server != "wsgiref" else "wsgiref")
+    if server != "wsgiref":
+        need_modules(server)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--port", str(port), "--server", server]
@@ -288,9 +289,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def test_bad_run_value_is_one_line_and_status_2(
     project: Path, served: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    pytest.importorskip("gunicorn")
-    pytest.importorskip("waitress")
-    pytest.importorskip("granian")
+    need_modules("gunicorn", "waitress", "granian")
     try:
         status = main(["run", "cliapp:app", *args])
     except SystemExit as exc:  # argparse's own checks exit
@@ -303,7 +302,7 @@ def test_bad_run_value_is_one_line_and_status_2(
 
 
 def test_server_options_reach_the_adapter_converted(project: Path, served: list[dict[str, Any]]) -> None:
-    pytest.importorskip("gunicorn")
+    need_modules("gunicorn")
     argv = ["run", "cliapp:app", "--server", "gunicorn", "--workers", "4", "--threads", "8"]
     assert main([*argv, "-o", "timeout=60", "-o", "worker-class=gthread", "--port", "8081"]) == 0
     [call] = served
