@@ -35,6 +35,12 @@ SDIST_TESTS = [
     "tests/test_templates.py",
     "tests/test_config.py",
     "tests/test_pytest_plugin.py",
+    "tests/test_requests.py",
+    "tests/test_responses.py",
+    "tests/test_errors.py",
+    "tests/test_hooks.py",
+    "tests/test_sessions.py",
+    "tests/test_static.py",
     "tests/test_examples.py::test_hello",
     "tests/test_examples.py::test_cgi_hello_as_a_cgi_process",
     "tests/test_packaging.py::test_classifiers_are_ones_pypi_knows",
@@ -79,7 +85,8 @@ def test_every_test_extra_is_in_all_tests_and_names_the_packages_the_tests_ask_f
     test_extras = {name for name in extras if name == "test" or name.startswith("test-")}
     assert {"test", "test-servers", "test-browser", "test-examples", "test-fuzz"} <= test_extras
     [everything] = cfg_list(extras["all-tests"])
-    assert everything.startswith("microweb[") and set(everything[9:-1].split(",")) == test_extras
+    pulled = set(everything.removeprefix("microweb[").removesuffix("]").split(","))
+    assert test_extras <= pulled <= set(extras), f"all-tests must pull every test extra, {sorted(test_extras)}"
     assert "microweb[all-tests]" in cfg_list(extras["dev"])
     for module, (distribution, extra) in EXTRAS.items():
         names = {requirement_name(line) for line in cfg_list(extras[extra])}
@@ -240,4 +247,4 @@ def test_the_sdist_installed_in_a_fresh_venv_runs_its_own_tests(dists: Dists, tm
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     passed = re.search(r"(\d+) passed", summary)
-    assert passed and int(passed.group(1)) >= 100 and "skipped" not in summary, summary
+    assert passed and int(passed.group(1)) >= 500 and "skipped" not in summary, summary
