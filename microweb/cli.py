@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
+import platform
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from . import __version__
 from .serving import (
     SERVERS,
     BadServerOption,
@@ -112,9 +115,17 @@ def _server_options_help() -> str:
     return "server options (--workers, --threads, -o NAME=VALUE), the main ones:\n" + "\n".join(rows)
 
 
+def version() -> str:
+    """What ``microweb --version`` prints: microweb's version, then the Werkzeug and Python it runs on."""
+    werkzeug = importlib.metadata.version("werkzeug")
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"microweb {__version__} (Werkzeug {werkzeug}, {python})"
+
+
 def _parser(named: bool = True) -> argparse.ArgumentParser:
     """The command line; with ``named=False`` the commands take no MODULE:APP (the app is given)."""
     parser = _Parser(prog="microweb", description="Run and inspect microweb (or any WSGI) apps.")
+    parser.add_argument("--version", action="version", version=version(), help="show the versions and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "run",

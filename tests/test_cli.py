@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import platform
+import re
 import socket
 import subprocess
 import sys
@@ -12,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateways.harness import end, free_port
+from gateways.harness import end, free_port, missing, need_modules
 
+import microweb
 from microweb.cli import main
 
 APP_SOURCE = """
@@ -109,6 +113,27 @@ def test_bad_target_exits_non_zero_without_traceback(project: Path, command: lis
     )
 
 
+def test_version_names_microweb_werkzeug_and_python(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    out, err = capsys.readouterr()
+    werkzeug = importlib.metadata.version("werkzeug")
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    assert (out, err) == (f"microweb {microweb.__version__} (Werkzeug {werkzeug}, {python})\n", "")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", microweb.__version__)
+
+
+@pytest.mark.slow
+def test_version_of_the_console_script_is_the_installed_distributions() -> None:
+    script = Path(sys.executable).parent / "microweb"
+    if not script.exists():
+        missing(f"no console script {script}: pip install -e .")
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith(f"microweb {importlib.metadata.version('microweb')} (Werkzeug ")
+
+
 @pytest.mark.parametrize("args", [[], ["run"], ["routes"], ["cgi"]])
 def test_help_everywhere(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -156,7 +181,8 @@ def test_run_serves_with_a_startup_line_and_request_log(project: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("server", ["wsgiref", "waitress", "gunicorn", "granian"])
 def test_port_in_use_is_one_clear_line(project: Path, server: str) -> None:
-    pytest.importorskip(server if server != "wsgiref" else "wsgiref")
+    if server != "wsgiref":
+        need_modules(server)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         argv = [sys.executable, "-m", "microweb", "run", "cliapp:app", "--port", str(port), "--server", server]
@@ -263,9 +289,8 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def test_bad_run_value_is_one_line_and_status_2(
     project: Path, served: list[dict[str, Any]], capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    pytest.importorskip("gunicorn")
-    pytest.importorskip("waitress")
-    pytest.importorskip("granian")
+    if "--server" in args and args[args.index("--server") + 1] in ("gunicorn", "waitress", "granian"):
+        need_modules(args[args.index("--server") + 1])  # its adapter checks the options with the package
     try:
         status = main(["run", "cliapp:app", *args])
     except SystemExit as exc:  # argparse's own checks exit
@@ -278,7 +303,7 @@ def test_bad_run_value_is_one_line_and_status_2(
 
 
 def test_server_options_reach_the_adapter_converted(project: Path, served: list[dict[str, Any]]) -> None:
-    pytest.importorskip("gunicorn")
+    need_modules("gunicorn")
     argv = ["run", "cliapp:app", "--server", "gunicorn", "--workers", "4", "--threads", "8"]
     assert main([*argv, "-o", "timeout=60", "-o", "worker-class=gthread", "--port", "8081"]) == 0
     [call] = served

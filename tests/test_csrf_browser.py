@@ -7,7 +7,6 @@ makes Chromium send ``Origin: null`` on its own form, as SECURITY.md warns.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import shutil
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 from examples_support import need
 from examples_support.browser import chromium
-from gateways.harness import ServerProcess, free_port, program, render_text, running
+from gateways.harness import ServerProcess, free_port, need_modules, program, render_text, running
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +48,7 @@ def _certificate(g: Path) -> None:
 @pytest.fixture
 def sites() -> Iterator[Sites]:
     nginx = program("nginx")
-    need(importlib.util.find_spec("gunicorn") is not None, "gunicorn is not installed: pip install -e '.[test]'")
+    need_modules("gunicorn")
     g = Path(tempfile.mkdtemp(prefix="microweb-csrf-tls-"))
     g.chmod(0o755)
     for sub in ("run", "logs", "tmp"):

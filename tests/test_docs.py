@@ -23,8 +23,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from examples_support import need
 from examples_support.browser import chromium
+from gateways.harness import need_modules
 
 import microweb
 from microweb import cors, csrf, serving, testing
@@ -138,16 +138,9 @@ def test_docs_page_snippets_run(page: Path, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the built site
 
 
-@functools.cache
-def sphinx_available() -> bool:
-    import importlib.util
-
-    return all(importlib.util.find_spec(name) is not None for name in ("sphinx", "myst_parser", "furo"))
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    need(sphinx_available(), "Sphinx, MyST and furo are not installed: pip install -e '.[docs]'")
+    need_modules("sphinx", "myst_parser", "furo")
     out = tmp_path_factory.mktemp("site")
     command = [sys.executable, "-m", "sphinx", "-W", "-n", "-q", "-b", "html", str(DOCS), str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)

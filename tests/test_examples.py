@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from examples_support import EXAMPLES, load_example
+from gateways.harness import need_modules
 from werkzeug.test import Client
 
 # ---------------------------------------------------------------- hello
@@ -265,7 +266,7 @@ def test_flatfile_lock_serialises_concurrent_requests(tmp_path: Path) -> None:
 
 @pytest.fixture
 def zodb_app(tmp_path: Path) -> Any:
-    pytest.importorskip("ZODB", reason="pip install -e '.[examples]'")
+    need_modules("ZODB")
     app = load_example("zodb_notes").create_app(str(tmp_path / "notes.fs"))
     yield app
     app.config["ZODB"].close()

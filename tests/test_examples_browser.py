@@ -8,7 +8,6 @@ and search. With ``SCREENSHOT_DIR`` set, each step leaves a PNG there.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import sys
@@ -20,10 +19,10 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from examples_support import EXAMPLES, need
+from examples_support import EXAMPLES
 from examples_support.browser import chromium
 from examples_support.servers import HttpClient, save, sign_in
-from gateways.harness import ServerProcess, free_port, running
+from gateways.harness import ServerProcess, free_port, need_modules, running
 
 pytestmark = pytest.mark.slow
 
@@ -33,9 +32,7 @@ WAIT = 10.0
 @contextlib.contextmanager
 def serving_wiki(tmp_path: Path, **settings: str) -> Iterator[str]:
     """The wiki as its README runs it, with ``settings`` in its environment; yields its URL."""
-    need(
-        importlib.util.find_spec("sqlalchemy") is not None, "SQLAlchemy is not installed: pip install -e '.[examples]'"
-    )
+    need_modules("sqlalchemy")
     port = free_port()
     env = {
         **os.environ,

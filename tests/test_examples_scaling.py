@@ -9,7 +9,6 @@ across instances, and killing one instance loses nothing.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -25,7 +24,7 @@ import pytest
 from examples_support import EXAMPLES
 from examples_support.postgres import Cluster, postgres_cluster
 from examples_support.servers import HttpClient, Reply, checked, save, sign_in
-from gateways.harness import ServerProcess, descendants, free_port, missing, program, render_text, running
+from gateways.harness import ServerProcess, descendants, free_port, need_modules, program, render_text, running
 
 pytestmark = pytest.mark.slow
 
@@ -72,9 +71,7 @@ def gunicorn(g: Path, name: str, port: int, db: Cluster) -> ServerProcess:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
-    for module in ("gunicorn", "psycopg", "sqlalchemy"):
-        if importlib.util.find_spec(module) is None:
-            missing(f"{module} is not installed: pip install -e '.[examples]'")
+    need_modules("gunicorn", "psycopg", "sqlalchemy")
     nginx = program("nginx")
     g = Path(tempfile.mkdtemp(prefix="microweb-scale-"))
     g.chmod(0o755)

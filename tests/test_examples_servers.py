@@ -9,7 +9,6 @@ with ``CI=true``.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import socket
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 from examples_support import EXAMPLES, ROOT
 from examples_support.servers import HttpClient, check_wiki_session, checked, readable_copy, wiki_venv
-from gateways.harness import ServerProcess, free_port, missing, program, render, running
+from gateways.harness import ServerProcess, free_port, missing, need_modules, program, render, running
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +37,6 @@ def g() -> Iterator[Path]:
         (root / sub).mkdir()
     yield root
     shutil.rmtree(root, ignore_errors=True)
-
-
-def need_module(name: str) -> None:
-    if importlib.util.find_spec(name) is None:
-        missing(f"{name} is not installed: pip install -e '.[examples]'")
 
 
 def lighttpd_cgi(g: Path, mount: str, script: Path, env: dict[str, str] | None = None) -> tuple[ServerProcess, int]:
@@ -97,7 +91,7 @@ def test_cgi_hello_under_lighttpd(g: Path) -> None:
 
 
 def test_fastcgi_env_through_flup_behind_nginx(g: Path) -> None:
-    need_module("flup")
+    need_modules("flup")
     backend_port = free_port()
     argv = [sys.executable, str(EXAMPLES / "fastcgi_env.py"), "--port", str(backend_port)]
     backend = ServerProcess("flup", argv, g / "logs/flup.log", {**os.environ, "HOME": str(g)})
@@ -143,7 +137,7 @@ def wiki_cgi_lighttpd(g: Path) -> Iterator[tuple[int, str, str]]:
 
 @contextlib.contextmanager
 def wiki_fastcgi_nginx(g: Path) -> Iterator[tuple[int, str, str]]:
-    need_module("flup")
+    need_modules("flup")
     backend_port = free_port()
     argv = [sys.executable, "-m", "microweb", "run", "wiki:create_app()", "--server", "fastcgi"]
     env = {**os.environ, "HOME": str(g), "DATABASE_URL": f"sqlite:///{g}/wiki.sqlite3", "SECRET_KEY": SECRET}
@@ -193,7 +187,7 @@ WIKI_GATEWAYS = {
 
 @pytest.mark.parametrize("gateway", list(WIKI_GATEWAYS))
 def test_wiki_runs_unchanged_on(gateway: str, g: Path) -> None:
-    need_module("sqlalchemy")
+    need_modules("sqlalchemy")
     with WIKI_GATEWAYS[gateway](g) as (port, prefix, server_header):
         assert HttpClient(port).get(f"{prefix}/recent").headers["Server"].startswith(server_header)
         check_wiki_session(port, prefix)
@@ -215,7 +209,7 @@ def test_wiki_runs_unchanged_on(gateway: str, g: Path) -> None:
 def test_readme_command_serves(command: str, path: str, expected: str, tmp_path: Path) -> None:
     # The README's one command per example, run in an empty folder (where the data files go), on port 8000.
     if command == "zodb_notes.py":
-        need_module("ZODB")
+        need_modules("ZODB")
     with contextlib.closing(socket.socket()) as probe:
         if probe.connect_ex(("127.0.0.1", 8000)) == 0:
             missing("port 8000, which the README's commands use, is taken on this machine")

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from examples_support import form_token, import_wiki
+from gateways.harness import need_modules
 
 from microweb.testing import TestClient
 
-pytest.importorskip("sqlalchemy", reason="pip install -e '.[examples]'")
+need_modules("sqlalchemy")
 SECRET = "wiki-test-secret-0123456789abcdef"
 
 

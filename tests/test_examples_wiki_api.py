@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from examples_support import form_token, import_wiki
+from gateways.harness import need_modules
 
 from microweb.testing import TestClient
 
-pytest.importorskip("sqlalchemy", reason="pip install -e '.[examples]'")
+need_modules("sqlalchemy")
 SECRET = "wiki-api-test-secret-0123456789ab"
 TOOLS = "https://tools.example"  # an origin allowed to call the API with the user's cookie
 HTTPS = {"base_url": "https://localhost", "headers": {"Origin": "https://localhost"}}

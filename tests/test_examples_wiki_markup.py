@@ -15,10 +15,11 @@ import textwrap
 
 import pytest
 from examples_support import EXAMPLES, import_wiki
+from gateways.harness import need_modules
 from hypothesis import given
 from hypothesis import strategies as st
 
-pytest.importorskip("sqlalchemy", reason="pip install -e '.[examples]'")
+need_modules("sqlalchemy")
 markup = import_wiki().markup
 # The heading rule as it was: the reference for what a heading is, too slow for long lines.
 OLD_HEADING = re.compile(r"(={1,3})\s*(.+?)\s*=*")

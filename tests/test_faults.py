@@ -22,7 +22,6 @@ error handler that fails is one record whose traceback shows both errors.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import socket
@@ -40,7 +39,7 @@ from wsgiref.validate import validator
 import pytest
 from gateways.faultapp import MAX_ROWS, line
 from gateways.faultapp import SECRET as STREAM_SECRET
-from gateways.harness import ServerProcess, free_port, missing, running
+from gateways.harness import ServerProcess, free_port, need_modules, running
 from werkzeug.exceptions import ClientDisconnected, Conflict
 from werkzeug.test import EnvironBuilder
 
@@ -633,9 +632,8 @@ CHUNKED = SERVED
 @pytest.fixture(scope="module", params=SERVED)
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     name = request.param
-    for module in {"gunicorn": "gunicorn", "waitress": "waitress"}.get(name.split("-")[0], "wsgiref"), "sqlite3":
-        if importlib.util.find_spec(module) is None:
-            missing(f"{module} is not installed: pip install -e '.[test]'")
+    if name != "wsgiref":
+        need_modules(name.split("-")[0])
     root = tmp_path_factory.mktemp(f"faults-{name}")
     (root / "markers").mkdir()
     env = {**os.environ, "FAULTS_DB": str(root / "db.sqlite3"), "FAULTS_MARKERS": str(root / "markers")}
@@ -816,8 +814,7 @@ def test_stream_closed_twice_is_torn_down_once(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_gunicorn_worker_timeout_still_ends_the_request(tmp_path: Path) -> None:
     """gunicorn's arbiter aborts a sync worker stuck past --timeout: SystemExit, raised inside the view."""
-    if importlib.util.find_spec("gunicorn") is None:
-        missing("gunicorn is not installed: pip install -e '.[test]'")
+    need_modules("gunicorn")
     (tmp_path / "markers").mkdir()
     env = {**os.environ, "FAULTS_DB": str(tmp_path / "db.sqlite3"), "FAULTS_MARKERS": str(tmp_path / "markers")}
     env["HOME"] = str(tmp_path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import platform
@@ -32,6 +31,7 @@ from gateways.harness import (
     ServerProcess,
     free_port,
     missing,
+    need_modules,
     program,
     render,
     running,
@@ -124,11 +124,6 @@ def sys_venv(appdir: Path) -> Path:
 # ---------------------------------------------------------------- how each server is started
 
 
-def _need_module(name: str, extra: str) -> None:
-    if importlib.util.find_spec(name) is None:
-        missing(f"{name} is not installed: pip install -e '.[{extra}]'")
-
-
 def _python_server(ctx: Ctx, name: str, *args: str) -> ServerProcess:
     """``microweb run gwapp:app ARGS`` with this test run's Python."""
     argv = [sys.executable, "-m", "microweb", "run", "gwapp:app", *args]
@@ -196,7 +191,7 @@ def gw_wsgiref(ctx: Ctx) -> Iterator[Gateway]:
 
 @contextlib.contextmanager
 def gw_waitress(ctx: Ctx) -> Iterator[Gateway]:
-    _need_module("waitress", "waitress")
+    need_modules("waitress")
     port = free_port()
     server = _python_server(ctx, "waitress", "--server", "waitress", "--port", str(port), "--prefix", "/app")
     with running((server, port)):
@@ -205,7 +200,7 @@ def gw_waitress(ctx: Ctx) -> Iterator[Gateway]:
 
 @contextlib.contextmanager
 def gw_gunicorn_sync(ctx: Ctx) -> Iterator[Gateway]:
-    _need_module("gunicorn", "gunicorn")
+    need_modules("gunicorn")
     port = free_port()
     server = _python_server(ctx, "gunicorn", "--server", "gunicorn", "--port", str(port), "--prefix", "/app")
     with running((server, port)):
@@ -221,7 +216,7 @@ def gw_gunicorn_sync(ctx: Ctx) -> Iterator[Gateway]:
 
 @contextlib.contextmanager
 def gw_gunicorn_gthread(ctx: Ctx) -> Iterator[Gateway]:
-    _need_module("gunicorn", "gunicorn")
+    need_modules("gunicorn")
     port = free_port()
     # The Python API, as the README shows it: gunicorn settings pass through app.run().
     code = (
@@ -272,7 +267,7 @@ def gw_cgi_apache(ctx: Ctx) -> Iterator[Gateway]:
 
 @contextlib.contextmanager
 def gw_fastcgi_nginx(ctx: Ctx) -> Iterator[Gateway]:
-    _need_module("flup", "fastcgi")
+    need_modules("flup")
     backend_port = free_port()
     backend = _python_server(ctx, "flup-fcgi", "--server", "fastcgi", "--port", str(backend_port))
     nginx, port = _nginx(ctx, "nginx-fastcgi.conf", backend_port)
@@ -283,7 +278,7 @@ def gw_fastcgi_nginx(ctx: Ctx) -> Iterator[Gateway]:
 
 @contextlib.contextmanager
 def gw_fastcgi_lighttpd(ctx: Ctx) -> Iterator[Gateway]:
-    _need_module("flup", "fastcgi")
+    need_modules("flup")
     sock = ctx.g / "run/fcgi.sock"
     sock.parent.mkdir(parents=True, exist_ok=True)
     backend = _python_server(ctx, "flup-fcgi", "--server", "fastcgi", "--socket", str(sock))
@@ -295,7 +290,7 @@ def gw_fastcgi_lighttpd(ctx: Ctx) -> Iterator[Gateway]:
 
 @contextlib.contextmanager
 def gw_scgi_nginx(ctx: Ctx) -> Iterator[Gateway]:
-    _need_module("flup", "fastcgi")
+    need_modules("flup")
     backend_port = free_port()
     backend = _python_server(ctx, "flup-scgi", "--server", "scgi", "--port", str(backend_port))
     nginx, port = _nginx(ctx, "nginx-scgi.conf", backend_port)
@@ -350,7 +345,7 @@ def gw_mod_python_unwrapped(ctx: Ctx) -> Iterator[Gateway]:
 
 @contextlib.contextmanager
 def gw_nginx_gunicorn(ctx: Ctx) -> Iterator[Gateway]:
-    _need_module("gunicorn", "gunicorn")
+    need_modules("gunicorn")
     backend_port = free_port()
     argv = [
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{backend_port}", "--workers", "2",
@@ -428,7 +423,7 @@ def gw_nginx_uwsgi_default_buffer(ctx: Ctx) -> Iterator[Gateway]:
 
 @contextlib.contextmanager
 def gw_granian(ctx: Ctx) -> Iterator[Gateway]:
-    _need_module("granian", "granian")
+    need_modules("granian")
     port = free_port()
     args = ("--server", "granian", "--port", str(port), "--prefix", "/app", "--workers", "2", "--threads", "4")
     with running((_python_server(ctx, "granian", *args), port)):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gateways.harness import ServerProcess, descendants, free_port, missing
+from gateways.harness import ServerProcess, descendants, free_port, need_modules
 from hostile_support.app import MAX_CONTENT_LENGTH
 from hostile_support.checks import check_answer, check_no_leak, report
 from hostile_support.generate import HostileRequest, raw_bytes, requests
@@ -48,10 +48,7 @@ def _workers(master: int) -> set[tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def gunicorn(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Gunicorn]:
-    try:
-        import gunicorn  # noqa: F401
-    except ImportError:
-        missing("gunicorn is not installed (pip install -e '.[test]')")
+    need_modules("gunicorn")
     home = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
     argv = [

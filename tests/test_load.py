@@ -16,7 +16,6 @@ The figures each test measured are printed (``pytest -s`` shows them) and quoted
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -36,7 +35,7 @@ from urllib.parse import urlencode
 import pytest
 from examples_support import EXAMPLES
 from examples_support.servers import HttpClient, Reply, save, sign_in
-from gateways.harness import ServerProcess, descendants, free_port, missing, program, running
+from gateways.harness import ServerProcess, descendants, free_port, need_modules, program, running
 
 pytestmark = [pytest.mark.load, pytest.mark.slow]
 
@@ -55,12 +54,6 @@ SECRET = "load-test-secret-0123456789abcdef"
 #: objects (environ, Request, ORM session with its rows: a few KiB) would be several MiB over the
 #: 2,000 to 3,000 requests each worker serves in a run.
 RSS_GROWTH_KIB = 4096
-
-
-def need_modules(*names: str) -> None:
-    for name in names:
-        if importlib.util.find_spec(name) is None:
-            missing(f"{name} is not installed: pip install -e '.[test]'")
 
 
 # ---------------------------------------------------------------- wrk and its report

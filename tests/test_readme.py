@@ -34,4 +34,4 @@ def test_security_md_points_at_tests_that_exist() -> None:
     for file, name in named:
         source = (tests_dir / file).read_text(encoding="utf-8")
         assert not name or re.search(rf"^def {name}\(", source, re.M), f"{file}::{name} does not exist"
-    assert "[SECURITY.md](SECURITY.md)" in README.read_text(encoding="utf-8")
+    assert re.search(r"\[SECURITY\.md\]\(https://\S+/SECURITY\.md\)", README.read_text(encoding="utf-8"))

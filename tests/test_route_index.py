@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from gateways.harness import ServerProcess, free_port, missing, running
+from gateways.harness import ServerProcess, free_port, need_modules, running
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import HTTPException
@@ -292,8 +291,7 @@ def test_the_first_request_does_work_linear_in_the_number_of_routes() -> None:
 
 @pytest.mark.slow
 def test_an_app_of_10000_routes_answers_its_first_request_under_gunicorn(tmp_path: Path) -> None:
-    if importlib.util.find_spec("gunicorn") is None:
-        missing("gunicorn is not installed: pip install -e '.[gunicorn]'")
+    need_modules("gunicorn")
     (tmp_path / "manyroutes.py").write_text(
         "from microweb import App\n"
         "app = App(__name__)\n"

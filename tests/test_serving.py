@@ -15,7 +15,7 @@ from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import validator
 
 import pytest
-from gateways.harness import CONF, README_VALUES, end, free_port, missing, render_text
+from gateways.harness import CONF, README_VALUES, end, free_port, missing, need_modules, render_text
 
 from microweb import App
 from microweb.serving import (
@@ -127,7 +127,7 @@ def test_flup_options() -> None:
 
 
 def test_gunicorn_options_are_its_settings() -> None:
-    pytest.importorskip("gunicorn", reason="pip install -e '.[gunicorn]'")
+    need_modules("gunicorn")
     options = parse_server_options("gunicorn", {"workers": "4", "threads": "8", "worker-class": "gthread"})
     assert options == {"workers": 4, "threads": 8, "worker_class": "gthread"}
     with pytest.raises(BadServerOption, match=r"no option 'wrkers' \(did you mean workers\?\); it takes: any of"):
@@ -139,7 +139,7 @@ def test_gunicorn_options_are_its_settings() -> None:
 
 
 def test_waitress_options_are_its_adjustments() -> None:
-    pytest.importorskip("waitress", reason="pip install -e '.[waitress]'")
+    need_modules("waitress")
     assert parse_server_options("waitress", {"threads": "8", "url_scheme": "https"}) == {
         "threads": 8,
         "url_scheme": "https",
@@ -149,9 +149,11 @@ def test_waitress_options_are_its_adjustments() -> None:
 
 
 def test_granian_options_are_its_arguments() -> None:
-    granian = pytest.importorskip("granian.constants", reason="pip install -e '.[granian]'")
+    need_modules("granian")
+    from granian.constants import HTTPModes
+
     options = parse_server_options("granian", {"workers": "2", "threads": "4", "http": "1", "backlog": "256"})
-    assert options == {"workers": 2, "blocking_threads": 4, "http": granian.HTTPModes.http1, "backlog": 256}
+    assert options == {"workers": 2, "blocking_threads": 4, "http": HTTPModes.http1, "backlog": 256}
     with pytest.raises(BadServerOption, match="refuses http='3': use one of auto, 1, 2"):
         parse_server_options("granian", {"http": "3"})
     with pytest.raises(BadServerOption, match="'granian' server takes no option 'interface'"):
@@ -605,7 +607,7 @@ def test_for_mod_python_is_a_no_op_elsewhere() -> None:
 
 @pytest.mark.slow
 def test_reloader_restarts_on_a_source_change(tmp_path: Path) -> None:
-    pytest.importorskip("watchfiles", reason="pip install -e '.[reload]'")
+    need_modules("watchfiles")
     module = tmp_path / "reloadme.py"
     source = "from microweb import App\napp = App(__name__)\n\n@app.get('/')\ndef index():\n    return 'VERSION'\n"
     module.write_text(source.replace("VERSION", "one"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from gateways.harness import need_modules
 
 from . import need
 
@@ -24,7 +25,7 @@ FLAGS = (
 @contextlib.contextmanager
 def chromium(*flags: str, capabilities: dict[str, Any] | None = None) -> Iterator[Any]:
     """A Chromium WebDriver with its own fresh profile (``flags`` and ``capabilities`` added), quit at the end."""
-    need(importlib.util.find_spec("selenium") is not None, "selenium is not installed: pip install -e '.[examples]'")
+    need_modules("selenium")
     need(
         Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(),
         "chromium and chromium-driver are not installed (run .ci/install-examples)",

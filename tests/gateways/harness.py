@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import contextlib
 import hashlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -29,10 +30,43 @@ READY_TIMEOUT = 20.0
 
 
 def missing(reason: str) -> NoReturn:
-    """A server this gateway needs is not here: a failure in CI (``CI=true``), else a skip."""
+    """A server or package a test needs is not here: a failure in CI (``CI=true``), else a skip.
+
+    Also at a test module's top level, where it skips (or fails) the whole module.
+    """
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: every gateway must run)")
-    pytest.skip(reason)
+        pytest.fail(f"{reason} (CI=true: every test must run)")
+    pytest.skip(reason, allow_module_level=True)
+
+
+#: The module a test imports -> (its distribution, the setup.cfg extra that installs it); test_packaging checks it.
+EXTRAS = {
+    "gunicorn": ("gunicorn", "test"),
+    "waitress": ("waitress", "test"),
+    "jinja2": ("Jinja2", "test"),
+    "mako": ("Mako", "test"),
+    "trove_classifiers": ("trove-classifiers", "test"),
+    "flup": ("flup", "test-servers"),
+    "granian": ("granian", "test-servers"),
+    "watchfiles": ("watchfiles", "test-servers"),
+    "selenium": ("selenium", "test-browser"),
+    "sqlalchemy": ("SQLAlchemy", "test-examples"),
+    "ZODB": ("ZODB", "test-examples"),
+    "psycopg": ("psycopg", "test-examples"),
+    "atheris": ("atheris", "test-fuzz"),
+    "build": ("build", "test-packaging"),
+    "twine": ("twine", "test-packaging"),
+    "sphinx": ("sphinx", "docs"),
+    "myst_parser": ("myst-parser", "docs"),
+    "furo": ("furo", "docs"),
+}
+
+
+def need_modules(*modules: str) -> None:
+    """Each of ``modules`` can be imported, else :func:`missing` with the extra that installs it."""
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            missing(f"{module} is not installed: pip install -e '.[{EXTRAS[module][1]}]'")
 
 
 def program(name: str) -> str:
