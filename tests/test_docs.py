@@ -42,7 +42,7 @@ FENCE = re.compile(r"^(`{3,})([^\s`]*)[ \t]*([^\n]*)\n(.*?)^\1[ \t]*$", re.S | r
 #: The fence languages the docs may use: anything else (``py``, ``python3``, ``pycon``) would hide
 #: Python from these tests.
 LANGUAGES = {"python", "sh", "console", "text", "ini", "nginx", "apache", "html", "jinja", "toml", "json", "http",
-             "mako", "css", "cfg", "js", "", "{toctree}", "{eval-rst}", "{include}", "{code-block}", "{image}",
+             "html+jinja", "sql", "mako", "css", "cfg", "js", "", "{toctree}", "{eval-rst}", "{include}", "{code-block}", "{image}",
              "{figure}", "{note}", "{warning}", "{tip}", "{literalinclude}",
              "py"}  # fmt: skip
 # TEMPORARY "py": the deployment pages' blocks, until each runs or is checked as a gateway file.
