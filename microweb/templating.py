@@ -17,13 +17,14 @@ from werkzeug.security import safe_join
 def _helpers() -> dict[str, Any]:
     """What every template may use besides its own context."""
     from .csrf import csrf_token
-    from .globals import request, session
+    from .globals import g, request, session
     from .helpers import get_flashed_messages, url_for
 
     return {
         "url_for": url_for,
         "request": request,
         "session": session,
+        "g": g,
         "csrf_token": csrf_token,
         "get_flashed_messages": get_flashed_messages,
     }
@@ -84,7 +85,7 @@ class Jinja2Templates:
 
     ``env_options`` go to ``jinja2.Environment``; the environment is ``env``
     (add filters and globals there). Templates can call ``url_for``,
-    ``csrf_token`` and ``get_flashed_messages`` and see ``request`` and ``session``.
+    ``csrf_token`` and ``get_flashed_messages`` and see ``request``, ``session`` and ``g``.
     """
 
     def __init__(self, directory: str | os.PathLike[str], **env_options: Any) -> None:
@@ -106,7 +107,8 @@ class MakoTemplates:
     """Mako templates from ``directory``, every ``${...}`` HTML-escaped (``${x | n}`` opts out).
 
     ``lookup_options`` go to ``mako.lookup.TemplateLookup`` (``lookup``).
-    Templates can call ``url_for``, ``csrf_token`` and ``get_flashed_messages`` and see ``request`` and ``session``.
+    Templates can call ``url_for``, ``csrf_token`` and ``get_flashed_messages`` and see ``request``, ``session``
+    and ``g``.
     """
 
     def __init__(self, directory: str | os.PathLike[str], **lookup_options: Any) -> None:

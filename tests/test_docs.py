@@ -4,7 +4,15 @@ A page's blocks run in order, each in a fresh namespace unless the page's front 
 ``snippets: shared`` (the tutorial, whose steps build on each other). A block written as
 ``{code-block} LANG`` with ``:caption: some/path`` is a file: it is written to that path in the
 page's own working folder (a temporary one, also on ``sys.path``) before the blocks after it run,
-and when it is Python it is also run there, as the module the path names.
+and when it is Python it is also run there, as the module the path names (``pkg/__init__.py``:
+the package ``pkg``). A ``{code-block} sh`` with ``:class: run`` runs in that folder with ``sh -e``
+(the tests' Python first on ``PATH``): for moving files and running ``python -m pytest``, never
+for servers. Whenever a file is written or a shell block has run, the modules imported from the
+folder are forgotten, as if Python had been restarted.
+
+A page whose front matter says ``follows: other.md`` (a path from the page) starts where that page
+ends: its blocks run after those of the pages it follows, in the same folder (and, if shared, the
+same namespace). Environment variables a page sets are undone when it ends.
 """
 
 from __future__ import annotations
@@ -38,8 +46,8 @@ FENCE = re.compile(r"^(`{3,})([^\s`]*)[ \t]*([^\n]*)\n(.*?)^\1[ \t]*$", re.S | r
 #: The fence languages the docs may use: anything else (``py``, ``python3``, ``pycon``) would hide
 #: Python from these tests.
 LANGUAGES = {"python", "sh", "console", "text", "ini", "nginx", "apache", "html", "jinja", "toml", "json", "http",
-             "mako", "css", "cfg", "js", "", "{toctree}", "{eval-rst}", "{include}", "{code-block}", "{image}",
-             "{figure}", "{note}", "{warning}", "{tip}", "{literalinclude}",
+             "html+jinja", "sql", "mako", "css", "cfg", "js", "", "{toctree}", "{eval-rst}", "{include}",
+             "{code-block}", "{image}", "{figure}", "{note}", "{warning}", "{tip}", "{literalinclude}",
              "py"}  # fmt: skip
 # TEMPORARY "py": the deployment pages' blocks, until each runs or is checked as a gateway file.
 
@@ -66,20 +74,41 @@ def blocks(page: Path) -> list[Block]:
             while (option := re.match(r"^:(\w[\w-]*):[ \t]*(.*)\n", body)) is not None:
                 options[option.group(1)] = option.group(2).strip()
                 body = body[option.end() :]
+            body = body.lstrip("\n")  # the blank line after the options, as Sphinx drops it
             if language == "{code-block}":
                 language = argument
-        line = text.count("\n", 0, match.start(4)) + 1
+        line = text.count("\n", 0, match.end(4) - len(body)) + 1
         found.append(Block(page, line, language, options, body))
     return found
 
 
-def shared(page: Path) -> bool:
+def front_matter(page: Path, key: str) -> str | None:
+    """The value of ``key`` in the page's front matter, or None."""
     front = re.match(r"^---\n(.*?)\n---\n", page.read_text(encoding="utf-8"), re.S)
-    return front is not None and re.search(r"^snippets:\s*shared\s*$", front.group(1), re.M) is not None
+    found = front and re.search(rf"^{key}:[ \t]*(\S.*?)[ \t]*$", front.group(1), re.M)
+    return found.group(1) if found else None
+
+
+def shared(page: Path) -> bool:
+    return front_matter(page, "snippets") == "shared"
+
+
+def chain(page: Path) -> list[Path]:
+    """The pages whose blocks run for ``page``: those it follows, first to last, then itself."""
+    pages = [page]
+    while (follows := front_matter(pages[0], "follows")) is not None:
+        previous = (pages[0].parent / follows).resolve()
+        assert previous.is_file() and previous not in pages, f"{pages[0].relative_to(ROOT)}: follows: {follows}"
+        pages.insert(0, previous)
+    return pages
+
+
+def shell(block: Block) -> bool:
+    return block.language == "sh" and "run" in block.options.get("class", "").split()
 
 
 def runnable(page: Path) -> list[Block]:
-    return [block for block in blocks(page) if block.language == "python" or "caption" in block.options]
+    return [block for block in blocks(page) if block.language == "python" or "caption" in block.options or shell(block)]
 
 
 PYTHON_PAGES = [page for page in PAGES if any(block.language == "python" for block in blocks(page))]
@@ -87,7 +116,7 @@ PYTHON_PAGES = [page for page in PAGES if any(block.language == "python" for blo
 
 @contextlib.contextmanager
 def working_folder(folder: Path) -> Iterator[None]:
-    old_cwd, old_path, old_modules = os.getcwd(), list(sys.path), set(sys.modules)
+    old_cwd, old_path, old_modules, old_environ = os.getcwd(), list(sys.path), set(sys.modules), dict(os.environ)
     os.chdir(folder)
     sys.path.insert(0, str(folder))
     try:
@@ -97,28 +126,59 @@ def working_folder(folder: Path) -> Iterator[None]:
         sys.path[:] = old_path
         for name in set(sys.modules) - old_modules:  # the page's own modules: never seen by another page
             del sys.modules[name]
+        os.environ.clear()
+        os.environ.update(old_environ)
+
+
+def forget_modules(folder: Path) -> None:
+    """Drop the modules imported from ``folder``: the next import reads the files as they are now."""
+    for name, module in list(sys.modules.items()):
+        places = [getattr(module, "__file__", None) or "", *(getattr(module, "__path__", None) or ())]
+        if any(place and Path(place).is_relative_to(folder) for place in places):
+            del sys.modules[name]
+
+
+def run_shell(block: Block, folder: Path) -> None:
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    done = subprocess.run(
+        ["sh", "-e", "-c", block.code], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"{block.page.relative_to(ROOT)}:{block.line}:\n{done.stdout}{done.stderr}"
 
 
 def run_block(block: Block, namespace: dict[str, Any], folder: Path) -> None:
+    if shell(block):
+        run_shell(block, folder)
+        forget_modules(folder)
+        return
     # Blank lines before the code, so a traceback names the page's own line.
     source = "\n" * (block.line - 1) + block.code
-    name = "docs_snippet"
     if "caption" in block.options:
         path = folder / block.options["caption"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(block.code, encoding="utf-8")
+        forget_modules(folder)
         if block.language != "python":
             return
-        name = ".".join(path.relative_to(folder).with_suffix("").parts)
-        sys.modules.pop(name, None)
-        namespace = {}
-    namespace.setdefault("__name__", name)
+        parts = path.relative_to(folder).with_suffix("").parts
+        package = parts[:-1] if parts[-1] == "__init__" else parts
+        name = ".".join(package)
+        namespace = {"__name__": name, "__file__": str(path), "__package__": ".".join(parts[:-1])}
+    namespace.setdefault("__name__", "docs_snippet")
     exec(compile(source, str(block.page), "exec"), namespace)
 
 
 def test_the_docs_have_python_to_run() -> None:
-    assert len(PYTHON_PAGES) >= 20
-    assert sum(len(runnable(page)) for page in PAGES) >= 25
+    assert len(PYTHON_PAGES) >= 29
+    assert sum(len(runnable(page)) for page in PAGES) >= 70
+
+
+def test_the_tutorial_steps_build_on_each_other_in_the_order_of_its_contents() -> None:
+    index = DOCS / "tutorial" / "index.md"
+    toctree = next(block for block in blocks(index) if block.language == "{toctree}")
+    steps = [DOCS / "tutorial" / f"{name}.md" for name in toctree.code.split() if not name.startswith(":")]
+    assert chain(steps[-1]) == steps
+    assert all(shared(step) for step in steps)
 
 
 def test_the_docs_use_only_known_fence_languages() -> None:
@@ -131,8 +191,9 @@ def test_the_docs_use_only_known_fence_languages() -> None:
 def test_docs_page_snippets_run(page: Path, tmp_path: Path) -> None:
     namespace: dict[str, Any] = {}
     with working_folder(tmp_path):
-        for block in runnable(page):
-            run_block(block, namespace if shared(page) else {}, tmp_path)
+        for step in chain(page):
+            for block in runnable(step):
+                run_block(block, namespace if shared(step) else {}, tmp_path)
 
 
 # ---------------------------------------------------------------- the built site

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup, escape
 
-from microweb import App, Jinja2Templates, MakoTemplates, StringTemplates, render, session
+from microweb import App, Jinja2Templates, MakoTemplates, StringTemplates, g, render, session
 from microweb.testing import TestClient
 
 
@@ -107,6 +107,20 @@ def test_jinja2_templates_see_the_session(tmp_path: Path) -> None:
     assert client.get("/who").data == b"nobody"
     client.get("/login")
     assert client.get("/who").data == b"ann"
+
+
+@pytest.mark.parametrize("adapter", [Jinja2Templates, MakoTemplates])
+def test_templates_see_g(tmp_path: Path, adapter: Any) -> None:
+    (tmp_path / "jinja.html").write_text("{{ g.user }} {{ g.get('missing', 'none') }}", encoding="utf-8")
+    (tmp_path / "mako.html").write_text("${g.user} ${g.get('missing', 'none')}", encoding="utf-8")
+    app = App(templates=adapter(tmp_path))
+
+    @app.get("/")
+    def page() -> str:
+        g.user = "<ann>"
+        return render("jinja.html" if adapter is Jinja2Templates else "mako.html")
+
+    assert app.test_client().get("/").data == b"&lt;ann&gt; none"
 
 
 def test_mako_templates_escape_by_default(template_dir: Path) -> None:
