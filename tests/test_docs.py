@@ -32,6 +32,7 @@ from examples_support.browser import chromium
 from gateways.harness import CONF, DOCS_VALUES, apache_conf, nginx_conf, render_text
 
 from microweb import serving
+from microweb.sessions import SessionCookie
 
 from support import in_thread
 
@@ -213,6 +214,12 @@ def test_every_server_file_in_the_docs_is_a_tested_one() -> None:
         for block in blocks(page):
             if server_file(block):
                 assert (block.options["caption"], block.code) in allowed, f"{name}:{block.line}: not a tested file"
+
+
+def test_the_key_the_pages_show_is_refused() -> None:
+    # Whoever copies a config from the docs must not be able to start with the key printed in it.
+    with pytest.raises(ValueError, match="placeholder"):
+        SessionCookie.check_key(DOCS_VALUES["SECRET_KEY"])
 
 
 def test_every_gateway_template_is_on_a_page() -> None:
