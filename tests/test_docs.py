@@ -13,6 +13,11 @@ folder are forgotten, as if Python had been restarted.
 A page whose front matter says ``follows: other.md`` (a path from the page) starts where that page
 ends: its blocks run after those of the pages it follows, in the same folder (and, if shared, the
 same namespace). Environment variables a page sets are undone when it ends.
+
+A block captioned with an absolute path (``:caption: /srv/microweb/httpd.conf``) is a file of the
+server machine, on a deployment page: it is not run here, but must be, character for character, the
+file a gateway test runs (``tests/gateways/conf/``, rendered with ``DOCS_VALUES``), as
+``GATEWAY_FILES`` maps them.
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ from typing import Any
 
 import pytest
 from examples_support.browser import chromium
-from gateways.harness import need_modules
+from gateways.harness import CONF, DOCS_VALUES, apache_conf, need_modules, nginx_conf, render_text
 
 import microweb
 from microweb import cors, csrf, serving, testing
+from microweb.sessions import SessionCookie
 
 from support import in_thread
 
@@ -47,9 +53,7 @@ FENCE = re.compile(r"^(`{3,})([^\s`]*)[ \t]*([^\n]*)\n(.*?)^\1[ \t]*$", re.S | r
 #: Python from these tests.
 LANGUAGES = {"python", "sh", "console", "text", "ini", "nginx", "apache", "html", "jinja", "toml", "json", "http",
              "html+jinja", "sql", "mako", "css", "cfg", "js", "", "{toctree}", "{eval-rst}", "{include}",
-             "{code-block}", "{image}", "{figure}", "{note}", "{warning}", "{tip}", "{literalinclude}",
-             "py"}  # fmt: skip
-# TEMPORARY "py": the deployment pages' blocks, until each runs or is checked as a gateway file.
+             "{code-block}", "{image}", "{figure}", "{note}", "{warning}", "{tip}", "{literalinclude}"}  # fmt: skip
 
 
 @dataclass
@@ -107,8 +111,17 @@ def shell(block: Block) -> bool:
     return block.language == "sh" and "run" in block.options.get("class", "").split()
 
 
+def server_file(block: Block) -> bool:
+    """A file of the server machine (an absolute caption): checked against the gateway tests' files, not run."""
+    return block.options.get("caption", "").startswith("/")
+
+
 def runnable(page: Path) -> list[Block]:
-    return [block for block in blocks(page) if block.language == "python" or "caption" in block.options or shell(block)]
+    return [
+        block
+        for block in blocks(page)
+        if (block.language == "python" or "caption" in block.options or shell(block)) and not server_file(block)
+    ]
 
 
 PYTHON_PAGES = [page for page in PAGES if any(block.language == "python" for block in blocks(page))]
@@ -117,6 +130,8 @@ PYTHON_PAGES = [page for page in PAGES if any(block.language == "python" for blo
 @contextlib.contextmanager
 def working_folder(folder: Path) -> Iterator[None]:
     old_cwd, old_path, old_modules, old_environ = os.getcwd(), list(sys.path), set(sys.modules), dict(os.environ)
+    registries = (serving.SERVERS, serving.OPTION_PARSERS, serving.MAIN_OPTIONS)
+    old_registries = [dict(registry) for registry in registries]
     os.chdir(folder)
     sys.path.insert(0, str(folder))
     try:
@@ -128,6 +143,9 @@ def working_folder(folder: Path) -> Iterator[None]:
             del sys.modules[name]
         os.environ.clear()
         os.environ.update(old_environ)
+        for registry, old in zip(registries, old_registries, strict=True):
+            registry.clear()  # and the servers a page registers neither
+            registry.update(old)
 
 
 def forget_modules(folder: Path) -> None:
@@ -165,7 +183,8 @@ def run_block(block: Block, namespace: dict[str, Any], folder: Path) -> None:
         name = ".".join(package)
         namespace = {"__name__": name, "__file__": str(path), "__package__": ".".join(parts[:-1])}
     namespace.setdefault("__name__", "docs_snippet")
-    exec(compile(source, str(block.page), "exec"), namespace)
+    # dont_inherit: this file's own `from __future__ import annotations` must not change how the snippet runs.
+    exec(compile(source, str(block.page), "exec", dont_inherit=True), namespace)
 
 
 def test_the_docs_have_python_to_run() -> None:
@@ -185,6 +204,79 @@ def test_the_docs_use_only_known_fence_languages() -> None:
     for page in PAGES:
         for block in blocks(page):
             assert block.language in LANGUAGES, f"{page.relative_to(ROOT)}:{block.line}: ```{block.language}"
+
+
+# ---------------------------------------------------------------- the deployment pages' server files
+
+#: Each deployment page, the files it shows (caption: where the file goes) and the gateway test's
+#: template each must be: ``a+b`` is the skeleton ``a`` (nginx.conf, apache.conf) around the part ``b``.
+GATEWAY_FILES: dict[str, list[tuple[str, str]]] = {
+    "deployment/index.md": [("/srv/microweb/app/gwapp.py", "gwapp.py")],
+    "deployment/standalone.md": [("/srv/microweb/app/serve.py", "serve-gunicorn.py.in")],
+    "deployment/cgi-lighttpd.md": [
+        ("/srv/microweb/lighttpd.conf", "lighttpd-cgi.conf"),
+        ("/srv/microweb/cgi-bin/app.cgi", "app-lighttpd.cgi"),
+        ("/srv/microweb/lighttpd.conf", "lighttpd-cgi-rewrite.conf"),
+    ],
+    "deployment/cgi-apache.md": [
+        ("/srv/microweb/httpd.conf", "apache.conf+apache-cgi.conf"),
+        ("/srv/microweb/cgi-bin/app.cgi", "app-apache.cgi"),
+    ],
+    "deployment/fastcgi-nginx.md": [("/srv/microweb/nginx.conf", "nginx.conf+nginx-fastcgi.conf")],
+    "deployment/fastcgi-lighttpd.md": [("/srv/microweb/lighttpd.conf", "lighttpd-fastcgi.conf")],
+    "deployment/scgi-nginx.md": [("/srv/microweb/nginx.conf", "nginx.conf+nginx-scgi.conf")],
+    "deployment/mod-wsgi.md": [
+        ("/srv/microweb/wsgi/app.wsgi", "app.wsgi"),
+        ("/srv/microweb/httpd.conf", "apache.conf+apache-mod-wsgi-embedded.conf"),
+        ("/srv/microweb/httpd.conf", "apache.conf+apache-mod-wsgi-daemon.conf"),
+    ],
+    "deployment/mod-python.md": [("/srv/microweb/httpd.conf", "apache.conf+apache-mod-python.conf")],
+    "deployment/nginx-gunicorn.md": [("/srv/microweb/nginx.conf", "nginx.conf+nginx-proxy.conf")],
+    "deployment/uwsgi.md": [
+        ("/srv/microweb/uwsgi.ini", "uwsgi-http.ini"),
+        ("/srv/microweb/uwsgi.ini", "uwsgi-socket.ini"),
+        ("/srv/microweb/nginx.conf", "nginx.conf+nginx-uwsgi.conf"),
+    ],
+}
+SHOWN = [(page, caption, spec) for page, files in GATEWAY_FILES.items() for caption, spec in files]
+
+
+def rendered(spec: str) -> str:
+    """A gateway test's file as the docs show it: their paths, ports and (placeholder) key."""
+    skeleton, _, part = spec.rpartition("+")
+    if skeleton == "nginx.conf":
+        return nginx_conf(part, **DOCS_VALUES)
+    if skeleton == "apache.conf":
+        return apache_conf(part, **DOCS_VALUES)
+    assert not skeleton, spec
+    return render_text(part, **DOCS_VALUES)
+
+
+@pytest.mark.parametrize(("page", "caption", "spec"), SHOWN, ids=[f"{page}:{spec}" for page, _, spec in SHOWN])
+def test_deployment_page_shows_the_file_its_gateway_test_runs(page: str, caption: str, spec: str) -> None:
+    expected = rendered(spec)
+    shown = [block.code for block in blocks(DOCS / page) if block.options.get("caption") == caption]
+    assert expected in shown, f"{page} has no block captioned {caption} that is {spec} rendered with DOCS_VALUES"
+
+
+def test_every_server_file_in_the_docs_is_a_tested_one() -> None:
+    for page in PAGES:
+        name = str(page.relative_to(DOCS))
+        allowed = [(caption, rendered(spec)) for caption, spec in GATEWAY_FILES.get(name, [])]
+        for block in blocks(page):
+            if server_file(block):
+                assert (block.options["caption"], block.code) in allowed, f"{name}:{block.line}: not a tested file"
+
+
+def test_the_key_the_pages_show_is_refused() -> None:
+    # Whoever copies a config from the docs must not be able to start with the key printed in it.
+    with pytest.raises(ValueError, match="placeholder"):
+        SessionCookie.check_key(DOCS_VALUES["SECRET_KEY"])
+
+
+def test_every_gateway_template_is_on_a_page() -> None:
+    shown = {part for _, _, spec in SHOWN for part in spec.split("+")}
+    assert shown == {path.name for path in CONF.iterdir() if path.is_file()}
 
 
 @pytest.mark.parametrize("page", PYTHON_PAGES, ids=[str(page.relative_to(DOCS)) for page in PYTHON_PAGES])

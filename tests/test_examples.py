@@ -295,23 +295,22 @@ def test_zodb_failed_request_is_aborted(zodb_app: Any) -> None:
     assert client.get("/notes").json == [{"id": 0, "text": "kept", "likes": 0}]
 
 
-# ---------------------------------------------------------------- the README's Examples section
+# ---------------------------------------------------------------- the docs' Examples page
 
 
-def examples_section() -> str:
-    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
-    return readme[readme.index("<!-- examples:start -->") : readme.index("<!-- examples:end -->")]
+def examples_page() -> str:
+    return (EXAMPLES.parent / "docs" / "examples.md").read_text(encoding="utf-8")
 
 
-def test_readme_commands_name_real_examples() -> None:
-    commands = re.findall(r"\bpython (examples/\S+)", examples_section())
+def test_examples_page_commands_name_real_examples() -> None:
+    commands = re.findall(r"\bpython (examples/\S+)", examples_page())
     assert len(commands) >= 8
     for path in commands:
         assert (EXAMPLES.parent / path).exists(), path
 
 
-def test_readme_shows_the_nginx_config_the_scaling_test_runs() -> None:
+def test_examples_page_shows_the_nginx_config_the_scaling_test_runs() -> None:
     template = (Path(__file__).parent / "examples_support/conf/nginx-wiki-upstream.conf").read_text()
     for name, value in {"G": "/srv/wiki", "PORT": "8080", "APP1_PORT": "8001", "APP2_PORT": "8002"}.items():
         template = template.replace(f"@@{name}@@", value)
-    assert f"```nginx\n{template}```" in examples_section()
+    assert f"```nginx\n{template}```" in examples_page()

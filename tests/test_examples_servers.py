@@ -63,7 +63,7 @@ setenv.add-environment = ( {setenv} )
 
 
 def nginx_fastcgi(g: Path, backend_port: int) -> tuple[ServerProcess, int]:
-    """nginx passing /app to a FastCGI backend: helper-1's config templates, as the README shows them."""
+    """nginx passing /app to a FastCGI backend: the gateway tests' config templates, as the docs show them."""
     nginx = program("nginx")
     port = free_port()
     shutil.chown(g / "tmp", "www-data", "www-data")
@@ -112,7 +112,7 @@ def test_fastcgi_env_through_flup_behind_nginx(g: Path) -> None:
 def wiki_wsgiref(g: Path) -> Iterator[tuple[int, str, str]]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{g}/wiki.sqlite3", "SECRET_KEY": SECRET}
-    argv = [sys.executable, str(EXAMPLES / "wiki"), "--port", str(port)]  # the README's command
+    argv = [sys.executable, str(EXAMPLES / "wiki"), "--port", str(port)]  # the Examples page's command
     with running((ServerProcess("wsgiref", argv, g / "logs/wiki.log", env), port)):
         yield port, "", "WSGIServer/"
 
@@ -193,7 +193,7 @@ def test_wiki_runs_unchanged_on(gateway: str, g: Path) -> None:
         check_wiki_session(port, prefix)
 
 
-# ---------------------------------------------------------------- the README's commands, as written
+# ---------------------------------------------------------------- the Examples page's commands, as written
 
 
 @pytest.mark.parametrize(
@@ -206,13 +206,14 @@ def test_wiki_runs_unchanged_on(gateway: str, g: Path) -> None:
         ("zodb_notes.py", "/notes", "[]"),
     ],
 )
-def test_readme_command_serves(command: str, path: str, expected: str, tmp_path: Path) -> None:
-    # The README's one command per example, run in an empty folder (where the data files go), on port 8000.
+def test_examples_page_command_serves(command: str, path: str, expected: str, tmp_path: Path) -> None:
+    # docs/examples.md's one command per example, run in an empty folder (where the data files go), on port 8000.
+    assert f"python examples/{command} " in (ROOT / "docs" / "examples.md").read_text(encoding="utf-8")
     if command == "zodb_notes.py":
         need_modules("ZODB")
     with contextlib.closing(socket.socket()) as probe:
         if probe.connect_ex(("127.0.0.1", 8000)) == 0:
-            missing("port 8000, which the README's commands use, is taken on this machine")
+            missing("port 8000, which the Examples page's commands use, is taken on this machine")
     argv = [sys.executable, str(EXAMPLES / command)]
     with running((ServerProcess(command, argv, tmp_path / "server.log", {**os.environ}, tmp_path), 8000)):
         reply = HttpClient(8000).get(path)

@@ -1,6 +1,8 @@
 """One app, every gateway: each real server is started with its own config and the same checks run through it.
 
-The app (``tests/gateways/gwapp.py``) is served at ``/app`` everywhere. Each
+The app module the configs name (``tests/gateways/conf/gwapp.py``, as the docs show it) builds the
+project (``tests/gateways/myproject.py``) with the settings each server's config passes it, and it
+is served at ``/app`` everywhere. Each
 gateway's servers start once (a module-scoped fixture) on free 127.0.0.1
 ports and are stopped by PID when its checks are done, even if they failed.
 Without a server: skipped, or failed when ``CI=true``.
@@ -9,10 +11,12 @@ Without a server: skipped, or failed when ``CI=true``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import json
 import os
 import platform
+import secrets
 import shutil
 import socket
 import subprocess
@@ -26,18 +30,21 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pytest
-from gateways.gwapp import SECRET, STREAM_CHUNKS, stream_line
 from gateways.harness import (
+    CONF,
     ServerProcess,
+    apache_conf,
     free_port,
     missing,
     need_modules,
+    nginx_conf,
     program,
     render,
     running,
     runtime_requirements,
     system_venv,
 )
+from gateways.myproject import SECRET, STREAM_CHUNKS, stream_line
 
 import microweb
 
@@ -48,6 +55,8 @@ APACHE_MODULES = Path("/usr/lib/apache2/modules")
 # The web servers get the environment an init system would give them, not the test run's: an
 # activated venv's python3 first on PATH is what mod_python would embed (and crash on, as www-data).
 SERVER_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+#: The key every gateway's config passes to the app (a new one per run); the database is per gateway.
+SECRET_KEY = secrets.token_hex(32)
 
 
 @dataclass
@@ -81,6 +90,14 @@ class Ctx:
     def sys_venv(self) -> Path:
         return Path(self.request.getfixturevalue("sys_venv"))
 
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.g}/data/app.sqlite3"
+
+    def settings(self) -> dict[str, str]:
+        """The app's settings, as the environment of a server process the test starts itself."""
+        return {"SECRET_KEY": SECRET_KEY, "DATABASE_URL": self.database_url}
+
 
 # ---------------------------------------------------------------- session-wide set-up
 
@@ -100,7 +117,8 @@ def appdir(workroot: Path) -> Path:
     """The app and a copy of microweb, where every server user can read them."""
     app = workroot / "app"
     shutil.copytree(Path(microweb.__file__).parent, app / "microweb", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(GATEWAY_DIR / "gwapp.py", app / "gwapp.py")
+    shutil.copy(CONF / "gwapp.py", app / "gwapp.py")
+    shutil.copy(GATEWAY_DIR / "myproject.py", app / "myproject.py")
     for path in [app, *app.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return app
@@ -112,7 +130,7 @@ def sys_venv(appdir: Path) -> Path:
     venv = system_venv("microweb-gw-venv", runtime_requirements())
     # Apache's children run as www-data: prove they can import the app with this Python.
     probe = subprocess.run(
-        [program("runuser"), "-u", "www-data", "--", venv / "bin/python", "-c", "import gwapp, werkzeug"],
+        [program("runuser"), "-u", "www-data", "--", venv / "bin/python", "-c", "import myproject, werkzeug"],
         env={"PYTHONPATH": str(appdir), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -127,7 +145,7 @@ def sys_venv(appdir: Path) -> Path:
 def _python_server(ctx: Ctx, name: str, *args: str) -> ServerProcess:
     """``microweb run gwapp:app ARGS`` with this test run's Python."""
     argv = [sys.executable, "-m", "microweb", "run", "gwapp:app", *args]
-    env = {**os.environ, "HOME": str(ctx.g)}  # gunicorn keeps a control socket under $HOME
+    env = {**os.environ, "HOME": str(ctx.g), **ctx.settings()}  # gunicorn keeps a control socket under $HOME
     return ServerProcess(name, argv, ctx.log(name), env=env, cwd=ctx.appdir)
 
 
@@ -143,8 +161,8 @@ def _nginx(ctx: Ctx, location: str, backend_port: int) -> tuple[ServerProcess, i
     for sub in ("run", "logs", "tmp"):
         (ctx.g / sub).mkdir(parents=True, exist_ok=True)
     shutil.chown(ctx.g / "tmp", "www-data", "www-data")  # nginx workers write request bodies here
-    block = render(location, ctx.g / location, BACKEND_PORT=str(backend_port), G=str(ctx.g)).read_text()
-    conf = render("nginx.conf", ctx.g / "nginx.conf", G=str(ctx.g), PORT=str(port), LOCATION=block)
+    conf = ctx.g / "nginx.conf"
+    conf.write_text(nginx_conf(location, BACKEND_PORT=str(backend_port), G=str(ctx.g), PORT=str(port)))
     argv = [nginx, "-c", str(conf), "-p", f"{ctx.g}/", "-e", str(ctx.g / "logs/error.log")]
     _checked([*argv, "-t"], "nginx")
     return ServerProcess("nginx", argv, ctx.log("nginx"), SERVER_ENV), port
@@ -155,12 +173,17 @@ def _lighttpd(ctx: Ctx, template: str) -> tuple[ServerProcess, int]:
     port = free_port()
     for sub in ("run", "logs", "docroot"):
         (ctx.g / sub).mkdir(parents=True, exist_ok=True)
-    conf = render(template, ctx.g / "lighttpd.conf", G=str(ctx.g), PORT=str(port))
+    # Mode 0600: lighttpd reads its config as root, and the CGI configs hold the app's secret key.
+    conf = render(template, ctx.g / "lighttpd.conf", 0o600, G=str(ctx.g), PORT=str(port), SECRET_KEY=SECRET_KEY)
+    if 'server.username      = "www-data"' in conf.read_text():
+        shutil.chown(ctx.g / "logs", "www-data", "www-data")  # lighttpd opens its logs after dropping to www-data
     _checked([lighttpd, "-tt", "-f", str(conf)], "lighttpd")
     return ServerProcess("lighttpd", [lighttpd, "-D", "-f", str(conf)], ctx.log("lighttpd"), SERVER_ENV), port
 
 
-def _apache(ctx: Ctx, template: str, module: str, **values: str) -> tuple[ServerProcess, int]:
+def _apache(
+    ctx: Ctx, template: str, module: str, env: dict[str, str] | None = None, **values: str
+) -> tuple[ServerProcess, int]:
     apache = Path("/usr/sbin/apache2")  # by full path: mod_wsgi's display-name rewrites argv[0] in place
     if not apache.exists():
         missing("apache2 is not installed (run .ci/install-servers)")
@@ -170,11 +193,12 @@ def _apache(ctx: Ctx, template: str, module: str, **values: str) -> tuple[Server
     ctx.g.chmod(0o755)
     for sub in ("run", "logs", "docroot"):
         (ctx.g / sub).mkdir(parents=True, exist_ok=True)
-    gateway = render(template, ctx.g / template, G=str(ctx.g), **values).read_text()
-    conf = render("apache.conf", ctx.g / "httpd.conf", G=str(ctx.g), PORT=str(port), GATEWAY=gateway)
+    conf = ctx.g / "httpd.conf"
+    conf.write_text(apache_conf(template, G=str(ctx.g), PORT=str(port), SECRET_KEY=SECRET_KEY, **values))
+    conf.chmod(0o600)  # Apache reads it as root; the CGI part holds the app's secret key
     _checked([str(apache), "-t", "-f", str(conf)], "apache2")
     argv = [str(apache), "-f", str(conf), "-DFOREGROUND"]
-    return ServerProcess("apache2", argv, ctx.log("apache2"), SERVER_ENV), port
+    return ServerProcess("apache2", argv, ctx.log("apache2"), {**SERVER_ENV, **(env or {})}), port
 
 
 def _url(port: int, server: str = "") -> str:
@@ -218,14 +242,10 @@ def gw_gunicorn_sync(ctx: Ctx) -> Iterator[Gateway]:
 def gw_gunicorn_gthread(ctx: Ctx) -> Iterator[Gateway]:
     need_modules("gunicorn")
     port = free_port()
-    # The Python API, as the README shows it: gunicorn settings pass through app.run().
-    code = (
-        "import sys; from gwapp import app; "
-        "app.run(server='gunicorn', port=int(sys.argv[1]), prefix='/app', workers=2, worker_class='gthread', threads=4,"
-        " control_socket_disable=True)"
-    )
-    env = {**os.environ, "HOME": str(ctx.g)}  # were a control socket made after all, it would land here
-    server = ServerProcess("gunicorn", [sys.executable, "-c", code, str(port)], ctx.log("gunicorn"), env, ctx.appdir)
+    # The Python API, as the docs show it: gunicorn settings pass through app.run(), from the app's folder.
+    script = render("serve-gunicorn.py.in", ctx.appdir / "serve.py", PORT=str(port))
+    env = {**os.environ, "HOME": str(ctx.g), **ctx.settings()}  # a control socket made after all would land here
+    server = ServerProcess("gunicorn", [sys.executable, str(script)], ctx.log("gunicorn"), env, ctx.appdir)
     with running((server, port)):
         yield Gateway(
             "gunicorn-gthread",
@@ -239,7 +259,8 @@ def gw_gunicorn_gthread(ctx: Ctx) -> Iterator[Gateway]:
 
 
 def _cgi_lighttpd(ctx: Ctx, name: str, conf: str) -> Iterator[Gateway]:
-    render("app-lighttpd.cgi", ctx.g / "cgi-bin/app.cgi", 0o755, PYTHON=sys.executable, APPDIR=str(ctx.appdir))
+    python = ctx.sys_venv() / "bin/python"  # lighttpd runs it as www-data, who cannot read /root
+    render("app-lighttpd.cgi", ctx.g / "cgi-bin/app.cgi", 0o755, PYTHON=str(python), APPDIR=str(ctx.appdir))
     server, port = _lighttpd(ctx, conf)
     with running((server, port)):
         yield Gateway(name, port, "lighttpd", {"gateway_interface": "CGI/1.1"})
@@ -301,7 +322,8 @@ def gw_scgi_nginx(ctx: Ctx) -> Iterator[Gateway]:
 
 def _mod_wsgi(ctx: Ctx, template: str) -> tuple[ServerProcess, int]:
     venv = ctx.sys_venv()
-    render("app.wsgi", ctx.g / "wsgi/app.wsgi")
+    script = render("app.wsgi", ctx.g / "wsgi/app.wsgi", 0o640, G=str(ctx.g), SECRET_KEY=SECRET_KEY)
+    shutil.chown(script, "root", "www-data")  # it holds the key: readable by root and Apache's www-data only
     (ctx.g / "wsgi").chmod(0o755)
     return _apache(ctx, template, "mod_wsgi.so", VENV=str(venv), APPDIR=str(ctx.appdir))
 
@@ -323,7 +345,9 @@ def gw_mod_wsgi_daemon(ctx: Ctx) -> Iterator[Gateway]:
 def _mod_python(ctx: Ctx) -> tuple[ServerProcess, int]:
     venv = ctx.sys_venv()
     site = next((venv / "lib").glob("python3*/site-packages"))
-    return _apache(ctx, "apache-mod-python.conf", "mod_python.so", APPDIR=str(ctx.appdir), SITE_PACKAGES=str(site))
+    # mod_python has no per-app environment: its interpreters get Apache's own, given at start.
+    env = {"SECRET_KEY": SECRET_KEY, "DATABASE_URL": ctx.database_url}
+    return _apache(ctx, "apache-mod-python.conf", "mod_python.so", env, APPDIR=str(ctx.appdir), SITE_PACKAGES=str(site))
 
 
 @contextlib.contextmanager
@@ -351,7 +375,8 @@ def gw_nginx_gunicorn(ctx: Ctx) -> Iterator[Gateway]:
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{backend_port}", "--workers", "2",
         "--no-control-socket", "gwapp:create_proxied_app()",
     ]  # fmt: skip
-    backend = ServerProcess("gunicorn", argv, ctx.log("gunicorn"), {**os.environ, "HOME": str(ctx.g)}, ctx.appdir)
+    env = {**os.environ, "HOME": str(ctx.g), **ctx.settings()}
+    backend = ServerProcess("gunicorn", argv, ctx.log("gunicorn"), env, ctx.appdir)
     nginx, port = _nginx(ctx, "nginx-proxy.conf", backend_port)
     with running((backend, backend_port), (nginx, port)):
         yield Gateway("nginx-gunicorn-proxyfix", port, "nginx", {"remote_addr": "127.0.0.1"})
@@ -374,7 +399,8 @@ def _uwsgi() -> Path:
 def _uwsgi_http(ctx: Ctx, name: str, drop: str = "") -> Iterator[Gateway]:
     binary = _uwsgi()
     port = free_port()
-    ini = render("uwsgi-http.ini", ctx.g / "uwsgi.ini", VENV=sys.prefix, APPDIR=str(ctx.appdir), PORT=str(port))
+    values = {"VENV": sys.prefix, "APPDIR": str(ctx.appdir), "G": str(ctx.g), "SECRET_KEY": SECRET_KEY}
+    ini = render("uwsgi-http.ini", ctx.g / "uwsgi.ini", 0o600, PORT=str(port), **values)
     if drop:
         _drop(ini, drop)
     server = ServerProcess("uwsgi", [str(binary), "--ini", str(ini)], ctx.log("uwsgi"), SERVER_ENV)
@@ -402,7 +428,8 @@ def _nginx_uwsgi(ctx: Ctx, name: str, drop: str = "") -> Iterator[Gateway]:
     binary = _uwsgi()
     sock = ctx.g / "run/uwsgi.sock"
     sock.parent.mkdir(parents=True, exist_ok=True)
-    ini = render("uwsgi-socket.ini", ctx.g / "uwsgi.ini", VENV=sys.prefix, APPDIR=str(ctx.appdir), G=str(ctx.g))
+    values = {"VENV": sys.prefix, "APPDIR": str(ctx.appdir), "G": str(ctx.g), "SECRET_KEY": SECRET_KEY}
+    ini = render("uwsgi-socket.ini", ctx.g / "uwsgi.ini", 0o600, **values)
     if drop:
         _drop(ini, drop)
     backend = ServerProcess("uwsgi", [str(binary), "--ini", str(ini)], ctx.log("uwsgi"), SERVER_ENV)
@@ -464,6 +491,8 @@ def gw(request: pytest.FixtureRequest, workroot: Path, appdir: Path) -> Iterator
     name: str = request.param
     g = workroot / name
     g.mkdir(mode=0o755)
+    (g / "data").mkdir()  # the SQLite database and its journal: written by the app, as the server's user
+    shutil.chown(g / "data", "www-data", "www-data")
     with {**GATEWAYS, **EXTRA_GATEWAYS}[name](Ctx(g, appdir, request)) as gateway:
         yield gateway
 
@@ -507,6 +536,16 @@ def test_real_server_answers(gw: Gateway) -> None:
     for key, value in gw.facts.items():
         assert facts[key] == value, key
     assert facts["argv0"].startswith(gw.argv0)
+
+
+def test_the_app_gets_its_settings_from_the_servers_config(gw: Gateway, workroot: Path) -> None:
+    data = call(gw, "GET", "/app/env").json()
+    assert data["secret_key_sha256"] == hashlib.sha256(SECRET_KEY.encode()).hexdigest()
+    assert data["database_url"] == f"sqlite:///{workroot / gw.name}/data/app.sqlite3"
+    # ... and can write the database there, as the server's user: two visits, counted in the file
+    first = call(gw, "POST", "/app/visits")
+    assert first.status == 200, first.body
+    assert call(gw, "POST", "/app/visits").json()["visits"] == first.json()["visits"] + 1
 
 
 def test_get_non_ascii_path_and_query(gw: Gateway) -> None:
@@ -606,7 +645,7 @@ def _raw(gw: Gateway, method: str, path: str, headers: str = "") -> tuple[bytes,
 
 
 def test_send_file_ranges_304_and_head(gw: Gateway) -> None:
-    source = (Path(__file__).parent / "gateways" / "gwapp.py").read_bytes()
+    source = (Path(__file__).parent / "gateways" / "myproject.py").read_bytes()
     whole = call(gw, "GET", "/app/file")
     assert whole.status == 200 and whole.body == source
     assert whole.headers["ETag"] and whole.headers["Last-Modified"]

@@ -17,7 +17,7 @@ def test_the_readme_has_snippets() -> None:
 
 @pytest.mark.parametrize("code", SNIPPETS, ids=[f"snippet{i}" for i in range(len(SNIPPETS))])
 def test_readme_snippet_runs(code: str) -> None:
-    exec(compile(code, str(README), "exec"), {"__name__": "readme_snippet"})
+    exec(compile(code, str(README), "exec", dont_inherit=True), {"__name__": "readme_snippet"})
 
 
 def test_security_md_points_at_tests_that_exist() -> None:

@@ -84,8 +84,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-#: The values the README's deployment section shows in place of the tests' temp paths and free ports.
-README_VALUES = {
+#: The values the docs' deployment pages show in place of the tests' temp paths, free ports and secret key.
+#: The key is a placeholder that microweb refuses, so a copied config cannot sign sessions.
+DOCS_VALUES = {
     "G": "/srv/microweb",
     "PORT": "8080",
     "BACKEND_PORT": "9000",
@@ -93,8 +94,7 @@ README_VALUES = {
     "VENV": "/srv/microweb/venv",
     "SITE_PACKAGES": "/srv/microweb/venv/lib/python3.11/site-packages",
     "PYTHON": "/srv/microweb/venv/bin/python",
-    "LOCATION": "        # ... the location block of the gateway (below) ...",
-    "GATEWAY": "# ... the gateway's own part (below) ...",
+    "SECRET_KEY": "change-me-to-the-output-of-secrets.token_hex-32",
 }
 
 
@@ -157,6 +157,17 @@ def render(template: str, dest: Path, mode: int = 0o644, **values: str) -> Path:
     dest.write_text(text)
     dest.chmod(mode)
     return dest
+
+
+def nginx_conf(location: str, **values: str) -> str:
+    """The whole nginx.conf: the shared skeleton with the gateway's ``location`` block in its server block."""
+    block = render_text(location, **values).rstrip("\n")
+    return render_text("nginx.conf", **values, LOCATION=block)
+
+
+def apache_conf(gateway: str, **values: str) -> str:
+    """The whole httpd.conf: the shared skeleton, then the gateway's own part."""
+    return render_text("apache.conf", **values, GATEWAY=render_text(gateway, **values).rstrip("\n"))
 
 
 def _stat(pid: int) -> tuple[int, str] | None:

@@ -1,14 +1,19 @@
-"""The app every gateway test serves at ``/app``: one view per check, answers in JSON."""
+"""The project every gateway test deploys at ``/app``: one view per check, answers in JSON.
+
+The servers import it through the app module their configs name, ``conf/gwapp.py`` (the file the
+docs show), which builds it with the settings the server passed: ``create_app(settings)``.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from microweb import App, redirect, request, send_file, url_for
-from microweb.serving import PrefixMiddleware, for_mod_python
 
 #: The streamed body: numbered lines, so a lost or repeated chunk shows.
 STREAM_CHUNKS = 200
@@ -44,9 +49,39 @@ def this_file() -> Any:
     return send_file(os.path.abspath(__file__), mimetype="text/plain")
 
 
-def create_app() -> App:
-    """The test app (a factory, so ``MODULE:create_app()`` targets are exercised too)."""
+def settings_facts(app: App) -> dict[str, Any]:
+    """What the app was given: the database URL, and the key's digest (the key itself is never shown)."""
+    key = app.config["SECRET_KEY"]
+    return {
+        "secret_key_sha256": hashlib.sha256(key.encode()).hexdigest() if isinstance(key, str) else None,
+        "database_url": app.config["DATABASE_URL"],
+    }
+
+
+def _add_visits(app: App) -> None:
+    """``POST /visits``: a write to the database the settings name (its folder: writable by the server's user)."""
+
+    @app.resource
+    def db() -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(app.config["DATABASE_URL"].removeprefix("sqlite:///"), timeout=10)
+        try:
+            yield conn
+            conn.commit()
+        finally:
+            conn.close()
+
+    @app.post("/visits")
+    def visit() -> dict[str, int]:
+        db().execute("CREATE TABLE IF NOT EXISTS visits (n INTEGER)")
+        db().execute("INSERT INTO visits VALUES (1)")
+        return {"visits": db().execute("SELECT count(*) FROM visits").fetchone()[0]}
+
+
+def create_app(settings: dict[str, Any]) -> App:
+    """The test app, with its settings (``SECRET_KEY``, ``DATABASE_URL``: a ``sqlite:///`` URL)."""
     app = App(__name__)
+    app.config.from_mapping(settings)
+    _add_visits(app)
 
     @app.get("/")
     def index() -> dict[str, Any]:
@@ -54,7 +89,7 @@ def create_app() -> App:
 
     @app.get("/env")
     def env() -> dict[str, Any]:
-        return _environ_facts()
+        return {**_environ_facts(), **settings_facts(app)}
 
     @app.get("/echo/<seg>")
     def echo(seg: str) -> dict[str, Any]:
@@ -93,21 +128,3 @@ def create_app() -> App:
     app.add_route("/file", this_file)
 
     return app
-
-
-def create_proxied_app() -> Any:
-    """The app behind exactly one trusted proxy (nginx): X-Forwarded-For/-Proto/-Host/-Prefix honoured."""
-    from werkzeug.middleware.proxy_fix import ProxyFix
-
-    app = create_app()
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
-    return app
-
-
-app = create_app()
-
-#: For mod_python's WSGI handler: ``PythonOption mod_python.wsgi.application gwapp::mod_python_app``.
-mod_python_app = for_mod_python(app)
-
-#: For uWSGI's own HTTP socket: the app at ``/app``, and a 404 elsewhere (``module = gwapp:prefixed_app``).
-prefixed_app = PrefixMiddleware(app, "/app")
