@@ -7,7 +7,7 @@ Try it by hand, as a web server would run it::
 
     REQUEST_METHOD=GET PATH_INFO=/ python examples/cgi_hello.py
 
-Behind a real server, point a CGI alias at this file (see the README's
+Behind a real server, point a CGI alias at this file (see the manual's
 Examples section for the lighttpd config the tests use).
 
 Debug switch: ``CGI_HELLO_DEBUG=1`` shows tracebacks on error pages, like the

@@ -4,7 +4,7 @@ Each input becomes one request (method, a route with fuzzed segments, raw query 
 Content-Type, body and a Content-Length that may lie), sent through ``wsgiref.validate`` to the
 hostile-input tests' app, with and without hooks. A crash is any exception: a 5xx, a traceback or
 exception name in a body, an error logged by microweb, a broken WSGI exchange, a file left open, or
-a known request answered wrongly afterwards. See README, "Fuzzing"::
+a known request answered wrongly afterwards. See the manual's limits page (docs/guide/limits.md), "Fuzzing"::
 
     pip install -e '.[test,fuzz]'
     python fuzz/fuzz_dispatch.py -max_total_time=300     # any libFuzzer option; Ctrl-C to stop

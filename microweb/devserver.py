@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 10.0
 WARNING = (
     " * This is microweb's development server (wsgiref), not made for production: deploy the app"
-    " with gunicorn, waitress or one of the gateways in the README's Deployment section."
+    " with gunicorn, waitress or one of the gateways of the manual's deployment pages (docs/deployment)."
 )
 _MAX_LINE = 65536  # the longest request line, header line or chunk-size line read
 _MAX_TRAILERS = 100

@@ -31,7 +31,7 @@ WAIT = 10.0
 
 @contextlib.contextmanager
 def serving_wiki(tmp_path: Path, **settings: str) -> Iterator[str]:
-    """The wiki as its README runs it, with ``settings`` in its environment; yields its URL."""
+    """The wiki as its docs run it, with ``settings`` in its environment; yields its URL."""
     need_modules("sqlalchemy")
     port = free_port()
     env = {

@@ -614,7 +614,7 @@ class Served:
 
 def _server_argv(name: str, port: int) -> list[str]:
     run = [sys.executable, "-m", "microweb", "run", "faultapp:app", "--port", str(port)]
-    if name == "gunicorn-gthread":  # through app.run(), as the README shows gunicorn settings
+    if name == "gunicorn-gthread":  # through app.run(), as the docs show gunicorn settings
         code = (
             "import sys; from faultapp import app; "
             "app.run(server='gunicorn', port=int(sys.argv[1]), worker_class='gthread', threads=2)"

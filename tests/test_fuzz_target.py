@@ -3,7 +3,7 @@
 atheris is in the test extra on Linux x86_64 (its only wheels); elsewhere these tests skip, but
 never under ``CI=true``.
 
-The fuzzing itself is not part of the test run (see README, "Fuzzing"): atheris is an optional extra.
+The fuzzing itself is not part of the test run (see docs/guide/limits.md, "Fuzzing"): atheris is an optional extra.
 """
 
 from __future__ import annotations

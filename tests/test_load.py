@@ -10,7 +10,7 @@ clients, and gunicorn's graceful shutdown with requests in flight.
 - gunicorn gets SIGTERM while slow writes (``tests/load/slowwrite.py``) are in flight: each one
   completes and is committed, and the next start serves all of them.
 
-The figures each test measured are printed (``pytest -s`` shows them) and quoted in the README.
+The figures each test measured are printed (``pytest -s`` shows them) and quoted in docs/deployment/load.md.
 """
 
 from __future__ import annotations

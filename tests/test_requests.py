@@ -260,7 +260,7 @@ def test_form_memory_limits_are_413s(app: App, client: TestClient) -> None:
 def test_files_are_not_held_to_the_form_memory_limit_from_64_kib_up(
     app: App, client: TestClient, memory_limit: int, status: int
 ) -> None:
-    # As the README says: Werkzeug checks each 64 KiB piece of a multipart body against the limit.
+    # As the manual says: Werkzeug checks each 64 KiB piece of a multipart body against the limit.
     app.config["MAX_FORM_MEMORY_SIZE"] = memory_limit
     app.add_route("/", lambda: str(len(request.files["f"].read())), methods=["POST"], endpoint="v")
     response = client.post("/", data={"f": (io.BytesIO(b"x" * 200_000), "f.bin")})

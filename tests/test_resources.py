@@ -152,7 +152,7 @@ def _write_elsewhere(db_path: Path) -> None:
 def test_a_stalled_stream_over_a_cursor_holds_the_read_lock_and_writes_fail(
     streaming: tuple[Any, list[str]], db_path: Path
 ) -> None:
-    # What SECURITY.md and the README say: a client that stops reading keeps the cursor, and so SQLite's
+    # What SECURITY.md and the manual say: a client that stops reading keeps the cursor, and so SQLite's
     # read lock; in the default journal mode no write can commit until the stream ends.
     response, _ = streaming
     assert next(iter(response.response)) == b"a\n"  # then the client stops reading
@@ -168,7 +168,7 @@ def test_a_stalled_stream_of_rows_read_first_holds_no_lock(db_app: tuple[App, li
 
     @app.get("/read-first")
     def read_first() -> Any:
-        rows = db().execute("SELECT text FROM notes ORDER BY rowid").fetchall()  # the README's recipe
+        rows = db().execute("SELECT text FROM notes ORDER BY rowid").fetchall()  # the manual's recipe
         return (text + "\n" for (text,) in rows)
 
     db = app.config["db"]

@@ -260,7 +260,7 @@ def test_no_tcp_address_no_debug_host_check(recorder: dict[str, Any]) -> None:
 
 # The addresses a server really listens on: options other than host= that name one.
 REACHABLE_OPTIONS = [
-    {"bind": ["0.0.0.0:8000"]},  # gunicorn, as the README shows its settings
+    {"bind": ["0.0.0.0:8000"]},  # gunicorn, as the docs show its settings
     {"bind": "0.0.0.0:8000"},
     {"bind": ["127.0.0.1:8000", "[::]:8001"]},
     {"bind": ":8000"},

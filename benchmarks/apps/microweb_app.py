@@ -1,4 +1,4 @@
-"""The scenarios in microweb, written the way its README teaches."""
+"""The scenarios in microweb, written the way its manual teaches."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ def load_example(name: str) -> ModuleType:
 
 
 def import_wiki() -> ModuleType:
-    """The wiki package (``examples/wiki``), imported the way its README command does."""
+    """The wiki package (``examples/wiki``), imported the way its command in the docs does."""
     if str(EXAMPLES) not in sys.path:
         sys.path.insert(0, str(EXAMPLES))
     import wiki
