@@ -8,6 +8,8 @@ import importlib.metadata
 import os
 import platform
 import sys
+import sysconfig
+import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -41,7 +43,9 @@ def load_app(target: str) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise TargetError(f"no module named {module_name!r} (run from its directory or fix PYTHONPATH)") from None
-        raise
+        raise TargetError(_failed(f"importing {module_name!r}", exc, f"import {module_name}")) from None
+    except Exception as exc:  # a missing setting read at import, most often: one line, not a traceback
+        raise TargetError(_failed(f"importing {module_name!r}", exc, f"import {module_name}")) from None
     call = attr.endswith("()")
     name = attr[:-2] if call else attr
     try:
@@ -49,10 +53,25 @@ def load_app(target: str) -> Any:
     except AttributeError:
         raise TargetError(f"module {module_name!r} has no attribute {name!r}") from None
     if call:
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:
+            rerun = f"import {module_name}; {module_name}.{attr}"
+            raise TargetError(_failed(f"{module_name}:{attr}", exc, rerun)) from None
     if not callable(obj):
         raise TargetError(f"{target!r} is a {type(obj).__name__}, not a WSGI application")
     return obj
+
+
+def _failed(what: str, exc: Exception, rerun: str) -> str:
+    """One line for an app that could not be made: the error, where it was raised, and how to see more."""
+    # The deepest frame in the user's own code: the line to fix, rather than one in os or a library.
+    paths = sysconfig.get_paths()
+    libraries = (*(paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")), os.path.dirname(__file__))
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if not frame.filename.startswith("<")]
+    own = [frame for frame in frames if not frame.filename.startswith(libraries)] or frames
+    where = f" at {own[-1].filename}:{own[-1].lineno}" if own else ""
+    return f"{what} failed: {type(exc).__name__}: {exc}{where} (python -c {rerun!r} shows the traceback)"
 
 
 def _routes(app: Any) -> str:

@@ -79,6 +79,34 @@ def test_factory_target(project: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 @pytest.mark.parametrize(
+    ("source", "target", "message"),
+    [
+        # The setting an app reads at import, or its factory reads, is missing: one line, not a traceback.
+        ('import os\nKEY = os.environ["BROKEN_SECRET_KEY"]\n', "broken:app",
+         "importing 'broken' failed: KeyError: 'BROKEN_SECRET_KEY' at "),
+        ("import missing_dependency_xyz\n", "broken:app",
+         "importing 'broken' failed: ModuleNotFoundError: No module named 'missing_dependency_xyz'"),
+        ('def create_app():\n    raise RuntimeError("set BROKEN_DB first")\n', "broken:create_app()",
+         "broken:create_app() failed: RuntimeError: set BROKEN_DB first at "),
+        # raised inside microweb: the line named is still the user's
+        ('from microweb import App\ndef create_app():\n    return App(__name__, secret_key="short")\n',
+         "broken:create_app()", "broken:create_app() failed: ValueError: "),
+    ],
+)  # fmt: skip
+def test_an_app_that_cannot_be_made_is_one_clear_line(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, source: str, target: str,
+    message: str,
+) -> None:  # fmt: skip
+    (project / "broken.py").write_text(source)
+    monkeypatch.delitem(sys.modules, "broken", raising=False)
+    assert main(["routes", target]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("microweb: error: ") and message in err, err
+    assert "broken.py:" in err and "shows the traceback" in err
+
+
+@pytest.mark.parametrize(
     ("target", "message"),
     [
         ("nosuchmodule:app", "no module named 'nosuchmodule'"),
