@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from werkzeug.datastructures import Headers
+from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.routing import BaseConverter, Rule
 from werkzeug.wrappers import Response
 
@@ -65,3 +65,15 @@ def init_response(response: Response, body: list[bytes], status: str, status_cod
 def has_close_callbacks(response: Response) -> bool:
     """Whether ``call_on_close`` gave ``response`` something to run when it is closed."""
     return bool(response._on_close)
+
+
+def multidict_of(cls: type[MultiDict[str, str]], lists: dict[str, list[str]]) -> MultiDict[str, str]:
+    """A ``MultiDict`` (or ``ImmutableMultiDict``) holding ``lists``: each name's values, in order.
+
+    PERF: ``MultiDict.__init__`` adds the values one by one in Python. A MultiDict is a dict
+    of value lists (Werkzeug's layout, which all its methods read), so one ``dict.update``
+    fills it. Only for Werkzeug's own two classes: a subclass may keep more state.
+    """
+    multidict = cls()
+    dict.update(multidict, lists)
+    return multidict

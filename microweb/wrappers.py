@@ -39,7 +39,7 @@ from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 from werkzeug.wsgi import LimitedStream, get_content_length
 
-from ._werkzeug import has_close_callbacks, headers_of, init_response
+from ._werkzeug import has_close_callbacks, headers_of, init_response, multidict_of
 from .http import header_problem, is_token, is_uri, parse_content_length
 
 if TYPE_CHECKING:
@@ -107,23 +107,70 @@ def _from_wsgi(value: str) -> str:
     return value if value.isascii() else value.encode("latin-1").decode(errors="replace")
 
 
-def _parse_qsl(text: str) -> list[tuple[str, str]]:
-    """``parse_qsl`` as Werkzeug calls it, for a query string or urlencoded body.
+def _unquote(part: str) -> str:
+    """``unquote(part, errors="werkzeug.url_quote")``: how ``parse_qsl`` decodes a name or value.
 
-    PERF: each pair is split, and only the parts with a ``%`` or ``+`` are unquoted, as
-    ``parse_qsl`` unquotes them (``+`` as a space, then ``unquote``); the rest are already
-    what it gives. tests/test_wrappers.py checks the two agree on generated strings.
+    PERF: an ASCII part is decoded in C. Each ``%XX`` becomes ``\\xXX``, which the
+    ``unicode_escape`` codec turns into the character of that byte (the part's own
+    backslashes doubled first), and those bytes are decoded as ``unquote`` decodes them.
+    A ``%`` with no two hex digits after it is an error there, and ``unquote`` keeps it.
     """
+    if part.isascii():
+        try:
+            escaped = part.replace("\\", "\\\\").replace("%", "\\x").encode().decode("unicode_escape")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return escaped.encode("latin-1").decode("utf-8", "werkzeug.url_quote")
+    return unquote(part, errors="werkzeug.url_quote")
+
+
+def _parse_qsl(text: str) -> list[tuple[str, str]]:
+    """``parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")``, as Werkzeug calls it.
+
+    PERF: ``+`` is a space in names and values alike, so it is replaced in the whole string at
+    once, and only the parts with a ``%`` are unquoted; the rest are already what ``parse_qsl``
+    gives. tests/test_wrappers.py checks the two agree on generated strings.
+    """
+    if "+" in text:
+        text = text.replace("+", " ")
+    decode = "%" in text
     pairs = []
     for pair in text.split("&"):
         if pair:
             name, _, value = pair.partition("=")
-            if "%" in name or "+" in name:
-                name = unquote(name.replace("+", " "), errors="werkzeug.url_quote")
-            if "%" in value or "+" in value:
-                value = unquote(value.replace("+", " "), errors="werkzeug.url_quote")
+            if decode and "%" in pair:
+                name = _unquote(name) if "%" in name else name
+                value = _unquote(value) if "%" in value else value
             pairs.append((name, value))
     return pairs
+
+
+def _parameter_lists(text: str) -> dict[str, list[str]]:
+    """Each name's values, in order, of :func:`_parse_qsl`'s pairs (its loop, without the pairs)."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    decode = "%" in text
+    lists: dict[str, list[str]] = {}
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            if decode and "%" in pair:
+                name = _unquote(name) if "%" in name else name
+                value = _unquote(value) if "%" in value else value
+            if name in lists:
+                lists[name].append(value)
+            else:
+                lists[name] = [value]
+    return lists
+
+
+def _parameters(cls: type[MultiDict[str, str]], text: str) -> MultiDict[str, str]:
+    """``cls(_parse_qsl(text))``: the parameters of a query string or urlencoded body."""
+    werkzeugs_own = cls is ImmutableMultiDict or cls is MultiDict
+    if werkzeugs_own:
+        return multidict_of(cls, _parameter_lists(text))
+    return cls(_parse_qsl(text))  # a subclass may keep the pairs' order: it gets them as Werkzeug passes them
 
 
 def _split_cookies(header: str) -> list[tuple[str, str]]:
@@ -180,12 +227,12 @@ class FormParser(FormDataParser):
             raise RequestEntityTooLarge()
         data = stream.read() if limit is None else _read_at_most(stream, limit)
         try:
-            fields = _parse_qsl(data.decode())
+            text = data.decode()
         except ValueError:  # not UTF-8: an empty form, as Werkzeug's parser gives
             if not self.silent:
                 raise
-            fields = []
-        return stream, self.cls(fields), self.cls()
+            text = ""
+        return stream, _parameters(self.cls, text), self.cls()
 
 
 class Request(_WerkzeugRequest):
@@ -256,7 +303,7 @@ class Request(_WerkzeugRequest):
     def args(self) -> MultiDict[str, str]:
         """The query string's parameters, as Werkzeug parses them."""
         # Raw bytes that are not UTF-8 become U+FFFD here, where Werkzeug's strict decoding fails.
-        return self.parameter_storage_class(_parse_qsl(_from_wsgi(self.environ.get("QUERY_STRING", ""))))
+        return _parameters(self.parameter_storage_class, _from_wsgi(self.environ.get("QUERY_STRING", "")))
 
     @cached_property
     def _content_type_parts(self) -> tuple[str, dict[str, str]]:
@@ -341,12 +388,12 @@ class Request(_WerkzeugRequest):
         if len(data) < length:
             raise ClientDisconnected()
         try:
-            fields = _parse_qsl(data.decode())
+            text = data.decode()
         except ValueError:  # not UTF-8: an empty form, as the parser gives
-            fields = []
+            text = ""
         storage = self.parameter_storage_class
         d["stream"], d["files"] = LimitedStream(BytesIO(b""), 0), storage()  # what the parser leaves: read, no files
-        return cast("ImmutableMultiDict[str, str]", storage(fields))
+        return cast("ImmutableMultiDict[str, str]", _parameters(storage, text))
 
     def make_form_data_parser(self) -> FormDataParser:
         """Werkzeug's parser, with every file stream it opens kept, so :meth:`close` closes it in any case."""

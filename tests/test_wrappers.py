@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request as WerkzeugRequest
 
 from microweb import Request, Response
 
-URL_TEXT = st.text(alphabet=st.sampled_from("ab=&+%2F41;/ é\u00ff~._-"), max_size=30)
+URL_TEXT = st.text(alphabet=st.sampled_from("ab=&+%2F41;/ é\u00ff~._-\\xEc"), max_size=30)
 
 
 def _environ(**overrides: Any) -> dict[str, Any]:
@@ -283,18 +283,63 @@ def test_the_response_sends_what_werkzeugs_sends(
 
 
 _QUERY_PIECES = st.sampled_from(
-    ["a", "b", "=", "&", "+", "%", "%2", "%2B", "%26", "%3D", "%C3%A9", "%FF", "é", " ", ";", "~"]
+    ["a", "b", "=", "&", "+", "%", "%2", "%2B", "%2b", "%26", "%3D", "%C3%A9", "%c3", "%A9", "%E2%82", "%FF"]
+    + ["%00", "%5C", "%zz", "é", " ", ";", "~", "\\", "\\x4", "\\u", "x41", "N{"]
 )
+_QUERIES = st.lists(_QUERY_PIECES, max_size=25).map("".join)
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.lists(_QUERY_PIECES, max_size=25).map("".join))
+@given(_QUERIES)
 def test_the_query_splitter_agrees_with_parse_qsl(text: str) -> None:
     from urllib.parse import parse_qsl
 
     from microweb.wrappers import _parse_qsl
 
     assert _parse_qsl(text) == parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_QUERIES)
+def test_the_parameters_are_the_multidict_of_parse_qsl(text: str) -> None:
+    from urllib.parse import parse_qsl
+
+    from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+
+    from microweb.wrappers import _parameters
+
+    pairs = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+    for cls in (ImmutableMultiDict, MultiDict):
+        mine, theirs = _parameters(cls, text), cls(pairs)
+        assert type(mine) is cls
+        assert list(mine.lists()) == list(theirs.lists())
+        assert list(mine.items(multi=True)) == list(theirs.items(multi=True))
+
+
+def test_forty_parameters_a_few_of_them_escaped_read_as_werkzeug_reads_them() -> None:
+    query = "&".join(f"p{i}=v%20{i}%2F%C3%A9%26" if i % 8 == 3 else f"p{i}=value{i}" for i in range(40))
+    mine, theirs = Request(_environ(QUERY_STRING=query)), WerkzeugRequest(_environ(QUERY_STRING=query))
+    assert mine.args == theirs.args
+    assert (mine.args["p3"], mine.args["p39"]) == ("v 3/é&", "value39")
+    with pytest.raises(TypeError):  # still immutable
+        mine.args["p0"] = "x"  # type: ignore[index]
+
+
+def test_a_storage_subclass_gets_the_pairs_in_their_order() -> None:
+    from werkzeug.datastructures import MultiDict
+
+    class Recorded(MultiDict[str, str]):
+        def __init__(self, pairs: Any = None) -> None:
+            self.given = list(pairs or [])
+            super().__init__(self.given)
+
+    class Mine(Request):
+        parameter_storage_class = Recorded
+
+    args = Mine(_environ(QUERY_STRING="a=1&b=%32&a=3")).args
+    assert isinstance(args, Recorded)
+    assert args.given == [("a", "1"), ("b", "2"), ("a", "3")]
+    assert args.getlist("a") == ["1", "3"]
 
 
 @pytest.mark.parametrize(
