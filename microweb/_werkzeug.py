@@ -13,6 +13,7 @@ from typing import Any
 from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.routing import BaseConverter, Rule
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import LimitedStream
 
 #: The prefix of the regex groups Werkzeug's compiled rule parts give their converters' values.
 _GROUP_PREFIX = "__werkzeug_"
@@ -77,3 +78,26 @@ def multidict_of(cls: type[MultiDict[str, str]], lists: dict[str, list[str]]) ->
     multidict = cls()
     dict.update(multidict, lists)
     return multidict
+
+
+class BodyStream(LimitedStream):
+    """Werkzeug's ``LimitedStream``, whose whole-body read (``read()``) is one read of the input.
+
+    PERF: Werkzeug's ``readall`` reads through ``readinto`` and a ``bytearray`` copy, in
+    Python. This reads what is left of the limit at once (``_pos`` is how much was read);
+    a short read goes on through Werkzeug's, which ends it as Werkzeug does (the rest, or
+    ``on_disconnect``), and so does a read that fails.
+    """
+
+    def readall(self) -> bytes:
+        """The rest of the body, up to the limit."""
+        remaining = self.limit - self._pos
+        if remaining <= 0 or self._limit_is_max:
+            return super().readall()
+        try:
+            data: bytes = self._stream.read(remaining)
+        except (OSError, ValueError) as exc:
+            self.on_disconnect(error=exc)
+            return b""
+        self._pos += len(data)
+        return data if len(data) == remaining else data + super().readall()

@@ -39,7 +39,7 @@ from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 from werkzeug.wsgi import LimitedStream, get_content_length
 
-from ._werkzeug import has_close_callbacks, headers_of, init_response, multidict_of
+from ._werkzeug import BodyStream, has_close_callbacks, headers_of, init_response, multidict_of
 from .http import header_problem, is_token, is_uri, parse_content_length
 
 if TYPE_CHECKING:
@@ -336,25 +336,26 @@ class Request(_WerkzeugRequest):
         ``sys.maxsize`` a 413; Werkzeug took both as 0, an empty body.
         """
         environ = self.environ
-        if get_content_length(environ) is None:
-            return None
-        value: str = environ.get("CONTENT_LENGTH", "")
+        value: str | None = environ.get("CONTENT_LENGTH")
+        if value is None or ("HTTP_TRANSFER_ENCODING" in environ and get_content_length(environ) is None):
+            return None  # not given, or chunked (as Werkzeug reads Transfer-Encoding)
         return parse_content_length(value) if value else 0
 
     @cached_property
     def stream(self) -> IO[bytes]:
         """The body, as Werkzeug's ``stream``, but never cut short silently (see the module)."""
         environ = self.environ
-        self.content_length  # noqa: B018  (a Content-Length that cannot be read is refused before any read)
-        if self.shallow or "wsgi.input_terminated" not in environ:
-            return super().stream
-        # The server ends the stream itself (gunicorn does), and Werkzeug trusts that end.
+        if self.shallow:
+            return super().stream  # Werkzeug's RuntimeError
         length, limit = self.content_length, self.max_content_length
         if length is not None and limit is not None and length > limit:
             raise RequestEntityTooLarge()
         if length is not None:
-            # But a client gone before sending Content-Length bytes ends it early too: a 400, not a shorter body.
-            return cast(IO[bytes], LimitedStream(environ["wsgi.input"], length))
+            # What Werkzeug's get_input_stream gives, or, when the server ends the stream itself (gunicorn
+            # does) and Werkzeug trusts that end: a client gone before Content-Length bytes is a 400 too.
+            return cast(IO[bytes], BodyStream(environ["wsgi.input"], length))
+        if "wsgi.input_terminated" not in environ:
+            return BytesIO()  # Werkzeug's: no length, no body
         if limit is not None:
             return cast(IO[bytes], _WholeBodyStream(environ["wsgi.input"], limit))
         return super().stream
