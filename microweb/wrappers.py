@@ -431,6 +431,15 @@ def content_type_for(mimetype: str) -> str:
     return content_type
 
 
+@lru_cache(maxsize=64)
+def _is_clean_content_type(value: str) -> bool:
+    """Whether ``value`` can be sent as a Content-Type as it is (no CR, LF or other control); checked once.
+
+    Bounded: a content type may come from a request.
+    """
+    return header_problem("200 OK", [("Content-Type", value)]) is None
+
+
 #: The status lines of the codes a response is made with, as Werkzeug writes them.
 _STATUS_LINES = {code: f"{code} {name.upper()}" for code, name in HTTP_STATUS_CODES.items()}
 _CHECKED_STATUS_LINES = frozenset(_STATUS_LINES.values())
@@ -476,16 +485,16 @@ class Response(_WerkzeugResponse):
             and not direct_passthrough
             and self.automatically_set_content_length  # the plain state always sends Content-Length
             and isinstance(response, (str, bytes))
-            and type(code) is int
+            and (type(code) is int or type(code) is HTTPStatus)
             and code in _STATUS_LINES
-            and (content_type is None or content_type in _PLAIN_TYPES)
+            and (content_type is None or content_type in _PLAIN_TYPES or _is_clean_content_type(content_type))
         ):
             # PERF: the common case, without Werkzeug's Headers, status parsing and set_data.
             body = response.encode() if isinstance(response, str) else response
             if content_type is None:
                 content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
             listed = [body]
-            init_response(self, listed, _STATUS_LINES[code], code)
+            init_response(self, listed, _STATUS_LINES[code], int(code))
             self._headers = None
             self._plain = (content_type, str(len(body)), listed)
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -236,7 +237,12 @@ def _sent(response: Any, method: str = "GET") -> tuple[str, list[tuple[str, str]
 
 
 _BODIES = st.one_of(st.text(max_size=20), st.binary(max_size=20))
-_STATUSES = st.sampled_from([None, 200, 201, 204, 301, 302, 304, 400, 404, 418, 500, 599])
+_STATUSES = st.sampled_from(
+    [None, 200, 201, 204, 301, 302, 304, 400, 404, 418, 500, 599, HTTPStatus.CREATED, HTTPStatus.NOT_FOUND]
+)
+_CONTENT_TYPES = st.sampled_from(
+    [None, None, "text/plain; charset=utf-8", "application/xml", "text/csv; charset=latin-1", "a/b\x01"]
+)
 _MIMETYPES = st.sampled_from([None, "text/plain", "text/html", "application/json", "image/png", "text/csv"])
 
 
@@ -245,18 +251,19 @@ _MIMETYPES = st.sampled_from([None, "text/plain", "text/html", "application/json
     body=_BODIES,
     status=_STATUSES,
     mimetype=_MIMETYPES,
+    content_type=_CONTENT_TYPES,
     touch=st.sampled_from(["nothing", "header", "cookie", "location", "iri location", "data", "status", "close"]),
     method=st.sampled_from(["GET", "HEAD"]),
 )
 def test_the_response_sends_what_werkzeugs_sends(
-    body: str | bytes, status: int | None, mimetype: str | None, touch: str, method: str
+    body: str | bytes, status: int | None, mimetype: str | None, content_type: str | None, touch: str, method: str
 ) -> None:
     from werkzeug.wrappers import Response as WerkzeugResponse
 
     from microweb import Response
 
     def made(cls: type[WerkzeugResponse]) -> WerkzeugResponse:
-        response = cls(body, status, mimetype=mimetype)
+        response = cls(body, status, mimetype=mimetype, content_type=content_type)
         if touch == "header":
             response.headers["X-Hook"] = "yes"
         elif touch == "cookie":
