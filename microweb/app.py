@@ -502,7 +502,7 @@ class App(Scaffold):
         if kind is dict:
             return self.response_class.of(dump_json(rv), JSON)
         if kind is self.response_class and rv.status_code != 204:  # a view's own Response, as it is
-            return rv
+            return cast(BaseResponse, rv)
         body, status, headers = _unpack(rv)
         response = self._body_response(body)
         if status is not None:
