@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -459,3 +460,93 @@ def test_an_app_with_such_a_response_class_sends_no_content_length() -> None:
     app.add_route("/", lambda: "hi", endpoint="index")
     response = app.test_client().get("/")
     assert response.data == b"hi" and "Content-Length" not in response.headers
+
+
+# ---------------------------------------------------------------- JSON bodies: msgspec first, json's answers
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 2, max_value=2**80)
+    | st.integers(min_value=-(2**80), max_value=-(2**63) + 2)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(st.characters(blacklist_categories=()), max_size=8),  # lone surrogates too
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _json_outcome(loads: Any, data: bytes) -> tuple[Any, ...]:
+    try:
+        value = loads(data)
+    except ValueError as exc:
+        return ("error", str(exc))
+    return ("value", repr(value), json.dumps(value, sort_keys=False))  # repr tells int from float, NaN from null
+
+
+def _json_bodies() -> Any:
+    def mutate(args: tuple[Any, bool, str, int, str]) -> bytes:
+        value, ascii_only, encoding, at, insert = args
+        data = json.dumps(value, ensure_ascii=ascii_only).encode(encoding, "surrogatepass")
+        if insert:  # a cut, a stray byte or a number past the float range: bad or unusual JSON
+            data = data[:at] + insert.encode() + data[at:]
+        return data
+
+    return st.tuples(
+        _JSON_VALUES,
+        st.booleans(),
+        st.sampled_from(["utf-8", "utf-8", "utf-8", "utf-8-sig", "utf-16"]),
+        st.integers(0, 40),
+        st.sampled_from(["", "", "", ",", "]", "\\", '"', "1e400", "NaN", "\x00", "00", "\ufeff", " "]),
+    ).map(mutate)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_json_bodies())
+def test_a_json_body_reads_as_json_reads_it_with_msgspec_first(data: bytes) -> None:
+    from microweb import wrappers
+
+    assert wrappers._fast_decode is not None, "the test extra installs msgspec: pip install -e '.[dev]'"
+    assert _json_outcome(wrappers._JSONModule.loads, data) == _json_outcome(json.loads, data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1.7976931348623157e308", "2.2250738585072011e-308", "4.9406564584124654e-324", "0.1", "123456789012345678.5"]
+    + ["9007199254740993", "9007199254740993.0", "1." + "0" * 400 + "1", "0." + "9" * 30, "1e-400", "-0.0", "-0"],
+)
+def test_numbers_at_the_edges_read_as_json_reads_them(text: str) -> None:
+    from microweb.wrappers import _JSONModule
+
+    assert repr(_JSONModule.loads(text.encode())) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("depth", [10, 500, 2000, 100_000])
+def test_deep_json_is_read_or_a_400_with_or_without_msgspec(depth: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from microweb import wrappers
+
+    data = b"[" * depth + b"]" * depth
+    with_msgspec = _json_outcome(wrappers._JSONModule.loads, data)
+    monkeypatch.setattr(wrappers, "_fast_decode", None)
+    assert _json_outcome(wrappers._JSONModule.loads, data) == with_msgspec
+    if depth > 1000:
+        assert with_msgspec == ("error", "JSON nested too deeply")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_request_json_and_its_400_are_the_same_with_or_without_msgspec(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from microweb import App, request, wrappers
+
+    if not fast:
+        monkeypatch.setattr(wrappers, "_fast_decode", None)
+    app = App(__name__)
+    app.add_route("/j", lambda: {"got": request.json}, methods=["POST"])
+    client = app.test_client()
+    good = client.post("/j", data=b'{"n": 18446744073709551616, "x": NaN}', content_type="application/json")
+    assert good.status_code == 200 and good.data == b'{"got":{"n":18446744073709551616,"x":NaN}}'
+    bad = client.post("/j", data=b'{"n": 1,', content_type="application/json")
+    assert bad.status_code == 400
+    assert b"Failed to decode JSON object: Expecting property name enclosed in double quotes" in bad.data
