@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import json
+import uuid
 from http import HTTPStatus
 from typing import Any
 
@@ -550,3 +552,92 @@ def test_request_json_and_its_400_are_the_same_with_or_without_msgspec(
     bad = client.post("/j", data=b'{"n": 1,', content_type="application/json")
     assert bad.status_code == 400
     assert b"Failed to decode JSON object: Expecting property name enclosed in double quotes" in bad.data
+
+
+# ---------------------------------------------------------------- JSON answers: orjson when it writes json's bytes
+
+
+class _Colour(enum.Enum):
+    RED = 1
+
+
+class _Size(enum.IntEnum):
+    BIG = 3
+
+
+class _Label(str):
+    pass
+
+
+_ANSWER_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 2, max_value=2**80)
+    | st.floats()
+    | st.floats(min_value=1e-12, max_value=1e-3)
+    | st.text(max_size=8)
+    | st.sampled_from(["0.00001", "re-use", "e-", _Colour.RED, _Size.BIG, _Label("x"), (1, 2), uuid.UUID(int=7)])
+)
+_ANSWERS = st.recursive(
+    _ANSWER_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=4) | st.integers() | st.booleans() | st.none(), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _dumped(value: Any) -> tuple[str, Any]:
+    from microweb.app import dump_json
+
+    try:
+        return "json", dump_json(value)
+    except (TypeError, ValueError) as exc:
+        return "error", (type(exc), str(exc))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_ANSWERS)
+def test_a_json_answer_is_byte_for_byte_jsons_with_orjson(value: Any) -> None:
+    from microweb import wrappers
+
+    fast = wrappers._fast_encode
+    assert fast is not None, "the test extra installs orjson: pip install -e '.[dev]'"
+    with_orjson = _dumped(value)
+    wrappers._fast_encode = None
+    try:
+        assert with_orjson == _dumped(value)
+    finally:
+        wrappers._fast_encode = fast
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"items": [{"id": i, "name": f"item-{i:05d}", "ok": True} for i in range(50)]},  # orjson writes it
+        [1e-5, 1.23e-7, 5e-324, 1e16, 1e22, -0.0, 0.0001, 1e15, 1.7976931348623157e308],
+        [float("nan"), float("inf"), -float("inf")],
+        {1: "a", 2.5: "b", False: "c", None: "d"},
+        [2**64, -(2**63) - 1, 2**64 - 1],
+        "\ud800 lone",
+        "</script>&<'\u2028\u2029\x7f\x00\x1f",
+    ],
+)
+def test_json_answers_at_the_edges_are_jsons(value: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from microweb import wrappers
+
+    with_orjson = _dumped(value)
+    monkeypatch.setattr(wrappers, "_fast_encode", None)
+    assert with_orjson == _dumped(value)
+
+
+def test_orjson_writes_the_usual_answer_and_refuses_the_rest() -> None:
+    from microweb.wrappers import fast_json
+
+    assert (
+        fast_json({"id": 1, "name": "ann", "ok": True, "ratio": 0.5}) == b'{"id":1,"name":"ann","ok":true,"ratio":0.5}'
+    )
+    for value in ([float("nan")], [1e-7], {1: 2}, [2**64], [uuid.UUID(int=7)], [_Colour.RED], (1, 2), ["e-mail"]):
+        assert fast_json(value) is None, value
