@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from werkzeug.datastructures import Headers
+from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.routing import BaseConverter, Rule
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import LimitedStream
 
 #: The prefix of the regex groups Werkzeug's compiled rule parts give their converters' values.
 _GROUP_PREFIX = "__werkzeug_"
@@ -65,3 +66,38 @@ def init_response(response: Response, body: list[bytes], status: str, status_cod
 def has_close_callbacks(response: Response) -> bool:
     """Whether ``call_on_close`` gave ``response`` something to run when it is closed."""
     return bool(response._on_close)
+
+
+def multidict_of(cls: type[MultiDict[str, str]], lists: dict[str, list[str]]) -> MultiDict[str, str]:
+    """A ``MultiDict`` (or ``ImmutableMultiDict``) holding ``lists``: each name's values, in order.
+
+    PERF: ``MultiDict.__init__`` adds the values one by one in Python. A MultiDict is a dict
+    of value lists (Werkzeug's layout, which all its methods read), so one ``dict.update``
+    fills it. Only for Werkzeug's own two classes: a subclass may keep more state.
+    """
+    multidict = cls()
+    dict.update(multidict, lists)
+    return multidict
+
+
+class BodyStream(LimitedStream):
+    """Werkzeug's ``LimitedStream``, whose whole-body read (``read()``) is one read of the input.
+
+    PERF: Werkzeug's ``readall`` reads through ``readinto`` and a ``bytearray`` copy, in
+    Python. This reads what is left of the limit at once (``_pos`` is how much was read);
+    a short read goes on through Werkzeug's, which ends it as Werkzeug does (the rest, or
+    ``on_disconnect``), and so does a read that fails.
+    """
+
+    def readall(self) -> bytes:
+        """The rest of the body, up to the limit."""
+        remaining = self.limit - self._pos
+        if remaining <= 0 or self._limit_is_max:
+            return super().readall()
+        try:
+            data: bytes = self._stream.read(remaining)
+        except (OSError, ValueError) as exc:
+            self.on_disconnect(error=exc)
+            return b""
+        self._pos += len(data)
+        return data if len(data) == remaining else data + super().readall()

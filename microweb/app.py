@@ -51,7 +51,7 @@ from .resources import Resource
 from .routing import RouteIndex, RuleMap
 from .scaffold import Scaffold
 from .sessions import SessionCookie
-from .wrappers import HTML, JSON, Request, Response
+from .wrappers import HTML, JSON, Request, Response, fast_json
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -73,6 +73,9 @@ _ascii_json_encoder = json.JSONEncoder(separators=(",", ":"))
 
 def dump_json(value: Any) -> bytes:
     """``value`` as compact UTF-8 JSON, the body of a dict or list view result."""
+    data = fast_json(value)  # orjson, when installed and exact for this value
+    if data is not None:
+        return data
     try:
         return _json_encoder.encode(value).encode()
     except UnicodeEncodeError:
@@ -501,6 +504,8 @@ class App(Scaffold):
             return self.response_class.of(rv.encode(), HTML)
         if kind is dict:
             return self.response_class.of(dump_json(rv), JSON)
+        if kind is self.response_class and rv.status_code != 204:  # a view's own Response, as it is
+            return cast(BaseResponse, rv)
         body, status, headers = _unpack(rv)
         response = self._body_response(body)
         if status is not None:

@@ -185,6 +185,8 @@ def parse_content_length(value: str) -> int:
     RequestEntityTooLarge (a 413) when it is over ``sys.maxsize``, which no stream
     can read: compared as text first, since ``int()`` refuses more than 4,300 digits.
     """
+    if len(value) < _MAX_LENGTH_DIGITS and value.isascii() and value.isdigit():
+        return int(value)  # PERF: the usual header, plain digits, below sys.maxsize
     found = _LENGTH.fullmatch(value)
     if found is None:
         raise BadRequest("The Content-Length header is not a number.")

@@ -153,7 +153,8 @@ def test_an_rfc_6265_set_cookie_passes(header: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "length"), [("0", 0), ("12", 12), (" 12\t", 12), ("007", 7), (str(2**63 - 1), 2**63 - 1)]
+    ("text", "length"),
+    [("0", 0), ("12", 12), (" 12\t", 12), ("007", 7), ("9" * 18, 10**18 - 1), (str(2**63 - 1), 2**63 - 1)],
 )
 def test_content_length_is_read_as_a_plain_number(text: str, length: int) -> None:
     assert parse_content_length(text) == length
