@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def draw(results: dict[str, Any], path: str) -> None:
     """Draw what ``results`` holds of parts 1 and 2 into ``path``."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(16, 6), gridspec_kw={"width_ratios": [3, 1]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(20, 7), gridspec_kw={"width_ratios": [3, 1]})
     req = results.get("requests")
     if req:
         _per_request(left, req)
@@ -26,18 +26,23 @@ def draw(results: dict[str, Any], path: str) -> None:
 
 
 def _per_request(ax: Any, part: dict[str, Any]) -> None:
-    names = [n for n in part["frameworks"] if n != "raw"]
+    # Instruction counts when the run has them: they do not move with the machine's load.
+    counted = part.get("instructions", {}).get("counts")
+    table = counted or part["us"]
+    names = [n for n in part["frameworks"] if n != "raw" and n in table]
     scenarios = [s["name"] for s in part["scenarios"]]
-    raw = part["us"].get("raw", {})
+    raw = table.get("raw", {})
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
-        ys = [part["us"][name].get(s, 0) / raw[s] if raw.get(s) else 0 for s in scenarios]
+        ys = [table[name].get(s, 0) / raw[s] if raw.get(s) else 0 for s in scenarios]
         ax.bar([x + i * width for x in range(len(scenarios))], ys, width, label=name)
     ax.set_yscale("log")
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(scenarios))], scenarios, rotation=40, ha="right")
-    ax.set_ylabel("time per request ÷ raw WSGI (log scale, lower is better)")
-    ax.set_title("Per request, in process")
-    ax.legend()
+    what = "instructions" if counted else "time"
+    ax.set_ylabel(f"{what} per request ÷ raw WSGI (log scale, lower is better)")
+    ax.set_title("Per request, in process" + (" (callgrind instruction counts)" if counted else ""))
+    if names:
+        ax.legend()
 
 
 def _routing(ax: Any, part: dict[str, Any]) -> None:
@@ -50,4 +55,5 @@ def _routing(ax: Any, part: dict[str, Any]) -> None:
     ax.set_xlabel("routes N")
     ax.set_ylabel("µs per request")
     ax.set_title("Matching the last of N dynamic routes")
-    ax.legend()
+    if part["frameworks"]:
+        ax.legend()

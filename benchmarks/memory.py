@@ -20,7 +20,7 @@ from typing import Any
 
 from .timing import request_runner
 
-PEAK_SCENARIOS = ["hello", "param_json", "post_form", "session", "multipart"]
+PEAK_SCENARIOS = ["hello", "param_json", "post_form", "session", "multipart", "stream_100"]
 
 
 def rss_kib() -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import apps as frameworks
+from . import instructions as icount
 from .scenarios import SCENARIOS, Scenario
 from .timing import best_of, request_runner
 from .wsgi import WSGIApp, call, make_environ, session_cookie
@@ -75,6 +76,8 @@ def check(
     failures: dict[str, dict[str, str]] = {name: {} for name in loaded}
     for name, apps in loaded.items():
         for scenario in scenarios:
+            if not scenario.served_by(name):
+                continue
             try:
                 prepared = prepare(apps, scenario)
             except Exception as exc:  # e.g. a /login that sets no cookie
@@ -91,8 +94,14 @@ def check(
     return ready, failures
 
 
-def run(quick: bool = False, names: list[str] | None = None, log: Any = print) -> dict[str, Any]:
-    """Check, then time every scenario on every framework; the results as JSON-ready data."""
+def run(
+    quick: bool = False, names: list[str] | None = None, log: Any = print, instructions: int | None = None
+) -> dict[str, Any]:
+    """Check, then time every scenario on every framework; the results as JSON-ready data.
+
+    With ``instructions`` (requests per scenario), each framework also runs
+    every scenario under callgrind, and the counts go beside the times.
+    """
     started = time.perf_counter()
     loaded, missing = load(names or list(frameworks.FRAMEWORKS))
     ready, failures = check(loaded, SCENARIOS)
@@ -110,11 +119,16 @@ def run(quick: bool = False, names: list[str] | None = None, log: Any = print) -
         for name, us in best_of(runners, repeat, target).items():
             timings[name][scenario.name] = us
         log("  " + scenario.name.ljust(20) + "  ".join(f"{n} {timings[n].get(scenario.name, 0):.1f}" for n in runners))
+    counted = None
+    if instructions:
+        log(f"  instructions per request under callgrind ({instructions} requests per scenario)")
+        counted = icount.run(list(loaded), [s.name for s in SCENARIOS], instructions, log=log)
     return {
         "frameworks": list(loaded),
         "missing": missing,
         "scenarios": [{"name": s.name, "description": s.description, "compare": s.compare} for s in SCENARIOS],
         "us": timings,
         "failures": failures,
+        **({"instructions": counted} if counted else {}),
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -63,6 +63,128 @@ def requests_section(part: Results) -> list[str]:
     return lines
 
 
+def _overhead_share(counts: dict[str, dict[str, int]], scenario: str, name: str = "microweb") -> float | None:
+    """``name``'s instructions above raw WSGI, as a fraction of Flask's above raw."""
+    raw, own, flask = (counts.get(f, {}).get(scenario) for f in ("raw", name, "flask"))
+    if raw is None or own is None or flask is None or flask <= raw:
+        return None
+    return (own - raw) / (flask - raw)
+
+
+def instructions_section(part: Results) -> list[str]:
+    """Instructions per request under callgrind, and microweb against Falcon, raw WSGI and Flask."""
+    icount = part.get("instructions")
+    if not icount:
+        return []
+    counts = icount["counts"]
+    names = [n for n in part["frameworks"] if n in counts]
+    rows = []
+    for s in part["scenarios"]:
+        name = s["name"]
+        mw, falcon, raw, flask = (counts.get(f, {}).get(name) for f in ("microweb", "falcon", "raw", "flask"))
+        rows.append(
+            [f"`{name}`"]
+            + [_fmt(counts[f].get(name, 0) / 1000 if name in counts[f] else None, "", 1) for f in names]
+            + [
+                _fmt(_ratio(mw, falcon), "x", 2),
+                _fmt(_ratio(mw, raw), "x", 2),
+                _fmt(_ratio(flask, mw), "x", 1),
+                _fmt(_overhead_share(counts, name), "", 3),
+            ]
+        )
+    lines = [
+        f"## 1b. Instructions per request (thousands, callgrind: {icount['requests']} requests per scenario after "
+        f"{icount['warmup']} warm-up ones, start-up excluded; lower is better)",
+        "",
+        "Repeatable where wall-clock time is not: the same run gives the same counts to within a fraction of a"
+        " per cent. `overhead ÷ Flask's`: microweb's instructions above raw WSGI over Flask's above raw WSGI.",
+        "",
+    ]
+    header = ["scenario", *names, "microweb / falcon", "microweb / raw", "flask / microweb", "overhead ÷ Flask's"]
+    lines += _table(header, rows)
+    from .scenarios import BY_HAND, URL_BUILDING
+
+    mw = counts.get("microweb", {})
+    by_hand = _ratio(mw.get(URL_BUILDING), mw.get(BY_HAND))
+    flask_urls = _ratio(counts.get("flask", {}).get(URL_BUILDING), mw.get(URL_BUILDING))
+    lines += [
+        "",
+        f"URL building: microweb's `{URL_BUILDING}` costs {_fmt(by_hand, 'x', 2)} its `{BY_HAND}` (the same URLs as"
+        f" f-strings, as Falcon users write them); Flask's `url_for` costs {_fmt(flask_urls, 'x', 2)} microweb's.",
+    ]
+    problems = [f"- {f} `{s}`: {why}" for f, bad in icount.get("failures", {}).items() for s, why in bad.items()]
+    if problems:
+        lines += ["", "Not counted (wrong answer):", "", *problems]
+    lines += ["", f"Tool: {icount['tool']}; {icount.get('seconds', '–')} s for the whole count."]
+    return lines
+
+
+def issue16_targets(results: Results) -> list[list[str]]:
+    """Issue 16's targets: instruction ratios of the new kinds, and the 10,000-route start-up."""
+    from .scenarios import BY_HAND, ISSUE_16, URL_BUILDING
+
+    rows = []
+    counts = (results.get("requests") or {}).get("instructions", {}).get("counts", {})
+    mw, falcon, flask = (counts.get(f, {}) for f in ("microweb", "falcon", "flask"))
+    ratios = {s: mw[s] / falcon[s] for s in ISSUE_16 if s != URL_BUILDING and s in mw and s in falcon}
+    if ratios:
+        worst = max(ratios, key=lambda s: ratios[s])
+        misses = [s for s, r in ratios.items() if r > 1]
+        rows.append(
+            [
+                "each workload kind at or under Falcon (instructions)",
+                f"worst `{worst}` {ratios[worst]:.2f}x; misses: " + (", ".join(f"`{s}`" for s in misses) or "none"),
+                _mark(not misses),
+            ]
+        )
+    by_hand = _ratio(mw.get(URL_BUILDING), mw.get(BY_HAND))
+    if by_hand:
+        rows.append(["URL building ≤ 3x formatting by hand", f"{by_hand:.2f}x", _mark(by_hand <= 3)])
+    cheaper = _ratio(flask.get(URL_BUILDING), mw.get(URL_BUILDING))
+    if cheaper:
+        rows.append(["URL building ≥ 5x cheaper than Flask's url_for", f"{cheaper:.2f}x", _mark(cheaper >= 5)])
+    shares = {s: v for s in mw if (v := _overhead_share(counts, s)) is not None}
+    if shares:
+        worst = max(shares, key=lambda s: shares[s])
+        misses = [s for s, v in shares.items() if v > 0.2]
+        rows.append(
+            [
+                "overhead above raw WSGI ≤ 1/5 of Flask's, every scenario",
+                f"worst `{worst}` {shares[worst]:.2f}; {len(misses)} of {len(shares)} scenarios miss",
+                _mark(not misses),
+            ]
+        )
+    return rows + _startup_targets(results.get("routing"))
+
+
+def _startup_targets(part: Results | None) -> list[list[str]]:
+    from .routing import FIRST_REQUEST_LIMIT_S, REGISTRATION_LIMIT
+
+    first = (part or {}).get("first_request_seconds", {})
+    built = (part or {}).get("build_seconds", {})
+    largest = str(max((int(n) for n in first.get("microweb", {})), default=0))
+    if largest not in first.get("microweb", {}):
+        return []
+    mw_first = first["microweb"][largest]
+    rows = [
+        [
+            f"{int(largest):,} routes: first request under {FIRST_REQUEST_LIMIT_S:g} s",
+            f"{mw_first:.3f} s",
+            _mark(mw_first < FIRST_REQUEST_LIMIT_S if int(largest) >= 10_000 else None),
+        ]
+    ]
+    ratio = _ratio(built.get("microweb", {}).get(largest), built.get("werkzeug_map", {}).get(largest))
+    if ratio:
+        rows.append(
+            [
+                f"{int(largest):,} routes: registration ≤ {REGISTRATION_LIMIT}x Werkzeug's Map.add",
+                f"{ratio:.2f}x",
+                _mark(ratio <= REGISTRATION_LIMIT if int(largest) >= 10_000 else None),
+            ]
+        )
+    return rows
+
+
 def _compare_note(compare: str) -> str:
     from .scenarios import COMPARISONS
 
@@ -279,8 +401,16 @@ def _coldstart_targets(part: Results | None) -> list[list[str]]:
     return rows
 
 
+def _requests_sections(part: Results) -> list[str]:
+    return (
+        [*requests_section(part), "", *instructions_section(part)]
+        if part.get("instructions")
+        else requests_section(part)
+    )
+
+
 SECTIONS = [
-    ("requests", requests_section),
+    ("requests", _requests_sections),
     ("routing", routing_section),
     ("coldstart", coldstart_section),
     ("e2e", e2e_section),
@@ -303,6 +433,9 @@ def markdown(results: Results) -> str:
     rows = targets(results)
     if rows:
         lines += ["## Targets (issue 5)", "", *_table(["target", "measured", "status"], rows), ""]
+    rows = issue16_targets(results)
+    if rows:
+        lines += ["## Targets (issue 16)", "", *_table(["target", "measured", "status"], rows), ""]
     for name, section in SECTIONS:
         if name in results:
             lines += [*section(results[name]), ""]

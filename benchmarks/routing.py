@@ -20,12 +20,15 @@ from . import apps as frameworks
 from .timing import best_of, request_runner
 from .wsgi import WSGIApp, call, make_environ
 
-NAMES = ["microweb", "falcon", "bottle", "flask"]
+NAMES = ["microweb", "falcon", "bottle", "flask", "pyramid"]
 SIZES = [10, 100, 1_000, 10_000]
 QUICK_SIZES = [10, 100, 1_000]
-#: Largest N per framework: Falcon's and Bottle's add_route grow quadratically here (3,000 dynamic
-#: routes take 25-50 s to build), so 10,000 would take many minutes; they stop at 1,000.
-MAX_SIZE = {"falcon": 1_000, "bottle": 1_000}
+#: Largest N per framework: Falcon's, Bottle's and Pyramid's registration grow quadratically here
+#: (N=3,000 takes 10-40 s to build, 8-15x N=1,000), so 10,000 would take many minutes; they stop at 1,000.
+MAX_SIZE = {"falcon": 1_000, "bottle": 1_000, "pyramid": 1_000}
+#: Issue 16's targets at 10,000 routes: the first request within a second, registration near Werkzeug's Map.add.
+FIRST_REQUEST_LIMIT_S = 1.0
+REGISTRATION_LIMIT = 1.3
 
 
 def targets(n: int) -> dict[str, tuple[str, bytes]]:

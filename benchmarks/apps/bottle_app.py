@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from html import escape
 from string import Template
 from typing import Any
@@ -75,6 +76,82 @@ def add_hook_header() -> None:
     response.set_header("X-Hook", "yes")
 
 
+# ---- issue 16's workload kinds
+
+
+def stream() -> Iterator[str]:
+    yield from sc.STREAM_CHUNKS
+
+
+def query40() -> str:
+    # getunicode: Bottle's item access gives the latin-1 view of the bytes.
+    return "|".join(str(request.query.getunicode(name)) for name in sc.QUERY_40_READ)
+
+
+def plain() -> bottle.HTTPResponse:
+    return bottle.HTTPResponse("Hello, World!", headers={"Content-Type": "text/plain"})
+
+
+def json_body() -> str:
+    return sc.json_body_answer(request.json)
+
+
+def target(**params: Any) -> str:
+    return sc.mixed_answer(params)
+
+
+def _kinds() -> bottle.Bottle:
+    app = bottle.Bottle()
+    for endpoint, rule in sc.URL_TARGETS.items():
+        app.route(sc.rule_in("bottle", rule), name=endpoint, callback=target)
+
+    def urls() -> str:
+        built = []
+        for i in range(5):
+            built += [
+                app.get_url("user", uid=i),
+                app.get_url("repo", org="acme", repo=f"r{i}"),
+                app.get_url("issue", org="acme", repo=f"r{i}", n=i),
+                app.get_url("search", q=f"x{i}", page=i),
+            ]
+        return "\n".join(built)
+
+    for path, view in {"/stream": stream, "/urls": urls, "/query40": query40, "/plain": plain}.items():
+        app.route(path, callback=view)
+    app.post("/json-body", callback=json_body)
+    return app
+
+
+def _mixed() -> bottle.Bottle:
+    app = bottle.Bottle()
+    for rule in sc.MIXED_RULES:
+        app.route(sc.rule_in("bottle", rule), callback=target)
+    return app
+
+
+def dashboard() -> str:
+    return "dashboard"
+
+
+def check_cookie() -> None:
+    name, value = sc.HOOK_COOKIE
+    if request.get_cookie(name) != value:
+        bottle.abort(403, "no")
+
+
+def add_security_headers() -> None:
+    for name, value in sc.SECURITY_HEADERS:
+        response.set_header(name, value)
+
+
+def _cookie_hooks() -> bottle.Bottle:
+    app = bottle.Bottle()
+    app.route("/dashboard", callback=dashboard)
+    app.add_hook("before_request", check_cookie)
+    app.add_hook("after_request", add_security_headers)
+    return app
+
+
 def _jinja_app() -> WSGIApp:
     import jinja2
 
@@ -108,7 +185,13 @@ def build() -> dict[str, WSGIApp]:
     with_hook = bottle.Bottle()
     with_hook.route("/hooked", callback=hooked)
     with_hook.add_hook("after_request", add_hook_header)
-    apps: dict[str, WSGIApp] = {"main": main, "hooked": with_hook}
+    apps: dict[str, WSGIApp] = {
+        "main": main,
+        "hooked": with_hook,
+        "kinds": _kinds(),
+        "mixed": _mixed(),
+        "cookie_hooks": _cookie_hooks(),
+    }
     try:
         apps["jinja2"] = _jinja_app()
     except ImportError:

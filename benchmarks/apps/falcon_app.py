@@ -6,6 +6,7 @@ itsdangerous serializer and template engines as the raw floor.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from html import escape
 from string import Template
 from typing import Any
@@ -126,6 +127,103 @@ class Jinja:
         _text(resp, self.env.get_template("page.jinja.html").render(sc.JINJA_CONTEXT), "text/html; charset=utf-8")
 
 
+# ---- issue 16's workload kinds
+
+
+def _chunks() -> Iterator[bytes]:
+    for chunk in sc.STREAM_CHUNKS:
+        yield chunk.encode()
+
+
+class Stream:
+    def on_get(self, req: Req, resp: Resp) -> None:
+        resp.content_type = "text/plain; charset=utf-8"
+        resp.stream = _chunks()
+
+
+class Urls:
+    """Falcon has no URL building: its users format URLs by hand."""
+
+    def on_get(self, req: Req, resp: Resp) -> None:
+        built = []
+        for i in range(5):
+            built += [
+                f"/users/{i}",
+                f"/orgs/acme/repos/r{i}",
+                f"/orgs/acme/repos/r{i}/issues/{i}",
+                f"/search?q=x{i}&page={i}",
+            ]
+        _text(resp, "\n".join(built))
+
+
+class Query40:
+    def on_get(self, req: Req, resp: Resp) -> None:
+        _text(resp, "|".join(str(req.get_param(name)) for name in sc.QUERY_40_READ))
+
+
+class Plain:
+    def on_get(self, req: Req, resp: Resp) -> None:
+        _text(resp, "Hello, World!", "text/plain")
+
+
+class JSONBody:
+    def on_post(self, req: Req, resp: Resp) -> None:
+        _text(resp, sc.json_body_answer(req.get_media()))
+
+
+class Target:
+    def on_get(self, req: Req, resp: Resp, **params: Any) -> None:
+        _text(resp, sc.mixed_answer(params))
+
+
+class Dashboard:
+    def on_get(self, req: Req, resp: Resp) -> None:
+        _text(resp, "dashboard")
+
+
+class CookieHooks:
+    """A before hook reading a cookie and an after hook adding two headers: Falcon's middleware."""
+
+    def process_request(self, req: Req, resp: Resp) -> None:
+        name, value = sc.HOOK_COOKIE
+        if req.cookies.get(name) != value:
+            raise falcon.HTTPForbidden()
+
+    def process_response(self, req: Req, resp: Resp, resource: Any, req_succeeded: bool) -> None:
+        for name, value in sc.SECURITY_HEADERS:
+            resp.set_header(name, value)
+
+
+def _kinds() -> WSGIApp:
+    app = falcon.App()
+    target = Target()
+    for rule in sc.URL_TARGETS.values():
+        app.add_route(sc.rule_in("falcon", rule), target)
+    for path, resource in {
+        "/stream": Stream(),
+        "/urls": Urls(),
+        "/query40": Query40(),
+        "/plain": Plain(),
+        "/json-body": JSONBody(),
+    }.items():
+        app.add_route(path, resource)
+    return app
+
+
+def _mixed() -> WSGIApp:
+    app = falcon.App()
+    target = Target()
+    for rule in sc.MIXED_RULES:
+        app.add_route(sc.rule_in("falcon", rule), target)
+    return app
+
+
+def _cookie_hooks() -> WSGIApp:
+    app = falcon.App(middleware=[CookieHooks()])
+    app.add_route("/dashboard", Dashboard())
+    return app
+
+
 ROUTES: dict[str, Any] = {
     "/": Hello(),
     "/users/{uid:int}": User(),
@@ -151,7 +249,13 @@ def build() -> dict[str, WSGIApp]:
         main.add_route(f"/r{i}/{{x:int}}", numbered)
     hooked = falcon.App(middleware=[AddHookHeader()])
     hooked.add_route("/hooked", Hooked())
-    apps: dict[str, WSGIApp] = {"main": main, "hooked": hooked}
+    apps: dict[str, WSGIApp] = {
+        "main": main,
+        "hooked": hooked,
+        "kinds": _kinds(),
+        "mixed": _mixed(),
+        "cookie_hooks": _cookie_hooks(),
+    }
     try:
         jinja = Jinja()
     except ImportError:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from html import escape
 from string import Template
 from typing import Any
 
-from flask import Blueprint, Flask, Response, redirect, render_template, request, session
+from flask import Blueprint, Flask, Response, redirect, render_template, request, session, url_for
 
 from .. import scenarios as sc
 from ..wsgi import WSGIApp
@@ -78,6 +79,84 @@ def add_hook_header(response: Response) -> Response:
     return response
 
 
+# ---- issue 16's workload kinds
+
+
+def stream() -> Iterator[str]:
+    yield from sc.STREAM_CHUNKS
+
+
+def urls() -> str:
+    built = []
+    for i in range(5):
+        built += [
+            url_for("user", uid=i),
+            url_for("repo", org="acme", repo=f"r{i}"),
+            url_for("issue", org="acme", repo=f"r{i}", n=i),
+            url_for("search", q=f"x{i}", page=i),
+        ]
+    return "\n".join(built)
+
+
+def query40() -> str:
+    args = request.args
+    return "|".join(args[name] for name in sc.QUERY_40_READ)
+
+
+def plain() -> Response:
+    return Response("Hello, World!", mimetype="text/plain")
+
+
+def json_body() -> str:
+    return sc.json_body_answer(request.json)
+
+
+def target(**params: Any) -> str:
+    return sc.mixed_answer(params)
+
+
+def _kinds() -> Flask:
+    app = Flask(__name__)
+    for endpoint, rule in sc.URL_TARGETS.items():
+        app.add_url_rule(rule, endpoint, target)
+    app.add_url_rule("/stream", view_func=stream)
+    app.add_url_rule("/urls", view_func=urls)
+    app.add_url_rule("/query40", view_func=query40)
+    app.add_url_rule("/plain", view_func=plain)
+    app.add_url_rule("/json-body", view_func=json_body, methods=["POST"])
+    return app
+
+
+def _mixed() -> Flask:
+    app = Flask(__name__)
+    for i, rule in enumerate(sc.MIXED_RULES):
+        app.add_url_rule(rule, f"m{i}", target)
+    return app
+
+
+def dashboard() -> str:
+    return "dashboard"
+
+
+def check_cookie() -> Any:
+    name, value = sc.HOOK_COOKIE
+    return None if request.cookies.get(name) == value else ("no", 403)
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in sc.SECURITY_HEADERS:
+        response.headers[name] = value
+    return response
+
+
+def _cookie_hooks() -> Flask:
+    app = Flask(__name__)
+    app.add_url_rule("/dashboard", view_func=dashboard)
+    app.before_request(check_cookie)
+    app.after_request(add_security_headers)
+    return app
+
+
 def build() -> dict[str, WSGIApp]:
     """The main app (it renders Jinja2 too) and the one with an after_request hook."""
     app = Flask(__name__, template_folder=sc.TEMPLATES)
@@ -102,7 +181,15 @@ def build() -> dict[str, WSGIApp]:
     with_hook = Flask(__name__)
     with_hook.add_url_rule("/hooked", view_func=hooked)
     with_hook.after_request(add_hook_header)
-    return {"main": app, "jinja2": app, "hooked": with_hook, **_guarded()}
+    return {
+        "main": app,
+        "jinja2": app,
+        "hooked": with_hook,
+        **_guarded(),
+        "kinds": _kinds(),
+        "mixed": _mixed(),
+        "cookie_hooks": _cookie_hooks(),
+    }
 
 
 def guarded() -> str:

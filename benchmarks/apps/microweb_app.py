@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from microweb import App, Blueprint, Jinja2Templates, Response, StringTemplates, redirect, render, request, session
+from microweb import (
+    App,
+    Blueprint,
+    Jinja2Templates,
+    Response,
+    StringTemplates,
+    redirect,
+    render,
+    request,
+    session,
+    url_for,
+)
 
 from .. import scenarios as sc
 from ..wsgi import WSGIApp
@@ -112,12 +124,110 @@ def _main() -> App:
     return app
 
 
+# ---- issue 16's workload kinds
+
+
+def stream() -> Iterator[str]:
+    yield from sc.STREAM_CHUNKS
+
+
+def urls() -> str:
+    built = []
+    for i in range(5):
+        built += [
+            url_for("user", uid=i),
+            url_for("repo", org="acme", repo=f"r{i}"),
+            url_for("issue", org="acme", repo=f"r{i}", n=i),
+            url_for("search", q=f"x{i}", page=i),
+        ]
+    return "\n".join(built)
+
+
+def urls_by_hand() -> str:
+    built = []
+    for i in range(5):
+        built += [
+            f"/users/{i}",
+            f"/orgs/acme/repos/r{i}",
+            f"/orgs/acme/repos/r{i}/issues/{i}",
+            f"/search?q=x{i}&page={i}",
+        ]
+    return "\n".join(built)
+
+
+def query40() -> str:
+    args = request.args
+    return "|".join(args[name] for name in sc.QUERY_40_READ)
+
+
+def plain() -> Response:
+    return Response("Hello, World!", mimetype="text/plain")
+
+
+def json_body() -> str:
+    return sc.json_body_answer(request.json)
+
+
+def target(**params: Any) -> str:
+    return sc.mixed_answer(params)
+
+
+def _kinds() -> App:
+    app = App(__name__)
+    for endpoint, rule in sc.URL_TARGETS.items():
+        app.add_route(rule, target, endpoint=endpoint)
+    app.add_route("/stream", stream)
+    app.add_route("/urls", urls)
+    app.add_route("/urls/hand", urls_by_hand)
+    app.add_route("/query40", query40)
+    app.add_route("/plain", plain)
+    app.add_route("/json-body", json_body, methods=["POST"])
+    return app
+
+
+def _mixed() -> App:
+    app = App(__name__)
+    for i, rule in enumerate(sc.MIXED_RULES):
+        app.add_route(rule, target, endpoint=f"m{i}")
+    return app
+
+
+def dashboard() -> str:
+    return "dashboard"
+
+
+def check_cookie() -> Any:
+    name, value = sc.HOOK_COOKIE
+    return None if request.cookies.get(name) == value else ("no", 403)
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in sc.SECURITY_HEADERS:
+        response.headers[name] = value
+    return response
+
+
+def _cookie_hooks() -> App:
+    app = App(__name__)
+    app.add_route("/dashboard", dashboard)
+    app.before_request(check_cookie)
+    app.after_request(add_security_headers)
+    return app
+
+
 def build() -> dict[str, WSGIApp]:
     """The main app, the one with an after-request hook, and the Jinja2 one (if Jinja2 is installed)."""
     with_hook = App(__name__)
     with_hook.add_route("/hooked", hooked)
     with_hook.after_request(add_hook_header)
-    apps: dict[str, WSGIApp] = {"main": _main(), "hooked": with_hook, **_guarded()}
+    apps: dict[str, WSGIApp] = {
+        "main": _main(),
+        "hooked": with_hook,
+        **_guarded(),
+        "kinds": _kinds(),
+        "mixed": _mixed(),
+        "cookie_hooks": _cookie_hooks(),
+    }
     try:
         with_jinja = App(__name__, templates=Jinja2Templates(sc.TEMPLATES))
     except ImportError:

@@ -7,13 +7,14 @@ so the scenario asks the same of every framework.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from html import escape
 from string import Template
 from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.events import NewResponse
-from pyramid.httpexceptions import HTTPFound, HTTPMethodNotAllowed
+from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPMethodNotAllowed
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.session import SignedCookieSessionFactory
@@ -76,7 +77,11 @@ def big(request: Request) -> dict[str, Any]:
 
 def upload(request: Request) -> Response:
     file = request.POST["file"]
-    return Response(f"{request.POST['title']}:{file.filename}:{len(file.file.read())}")
+    with file.file as data:  # WebOb leaves the spooled upload open
+        size = len(data.read())
+    # ... and the temporary file it copied the 16 KiB body into, which it put in place of wsgi.input.
+    request.add_finished_callback(lambda done: done.environ["wsgi.input"].close())
+    return Response(f"{request.POST['title']}:{file.filename}:{size}")
 
 
 def hooked(request: Request) -> Response:
@@ -100,6 +105,97 @@ VIEWS: dict[str, tuple[str, Any, str, str | None]] = {
     "big": ("/big", big, "GET", "json"),
     "upload": ("/upload", upload, "POST", None),
 }
+
+
+# ---- issue 16's workload kinds
+
+
+def _chunks() -> Iterator[bytes]:
+    for chunk in sc.STREAM_CHUNKS:
+        yield chunk.encode()
+
+
+def stream(request: Request) -> Response:
+    return Response(app_iter=_chunks(), content_type="text/plain")
+
+
+def urls(request: Request) -> Response:
+    built = []
+    for i in range(5):
+        built += [
+            request.route_path("user", uid=i),
+            request.route_path("repo", org="acme", repo=f"r{i}"),
+            request.route_path("issue", org="acme", repo=f"r{i}", n=i),
+            request.route_path("search", _query={"q": f"x{i}", "page": i}),
+        ]
+    return Response("\n".join(built))
+
+
+def query40(request: Request) -> Response:
+    return Response("|".join(request.GET[name] for name in sc.QUERY_40_READ))
+
+
+def plain(request: Request) -> Response:
+    return Response("Hello, World!", content_type="text/plain")
+
+
+def json_body(request: Request) -> Response:
+    return Response(sc.json_body_answer(request.json_body))
+
+
+def target(request: Request) -> Response:
+    return Response(sc.mixed_answer(request.matchdict))
+
+
+def dashboard(request: Request) -> Response:
+    return Response("dashboard")
+
+
+def cookie_hooks_tween(handler: Callable[[Request], Response], registry: Any) -> Callable[[Request], Response]:
+    """A before hook reading a cookie and an after hook adding two headers: Pyramid's tween."""
+    name, value = sc.HOOK_COOKIE
+
+    def tween(request: Request) -> Response:
+        if request.cookies.get(name) != value:
+            return HTTPForbidden()
+        response = handler(request)
+        for header, text in sc.SECURITY_HEADERS:
+            response.headers[header] = text
+        return response
+
+    return tween
+
+
+def _kinds() -> WSGIApp:
+    with Configurator() as config:
+        for name, rule in sc.URL_TARGETS.items():
+            config.add_route(name, sc.rule_in("pyramid", rule))
+            config.add_view(target, route_name=name)
+        for name, view in {"stream": stream, "urls": urls, "query40": query40, "plain": plain}.items():
+            config.add_route(name, f"/{name}")
+            config.add_view(view, route_name=name, request_method="GET")
+        config.add_route("json_body", "/json-body")
+        config.add_view(json_body, route_name="json_body", request_method="POST")
+        app: WSGIApp = config.make_wsgi_app()
+        return app
+
+
+def _mixed() -> WSGIApp:
+    with Configurator() as config:
+        for i, rule in enumerate(sc.MIXED_RULES):
+            config.add_route(f"m{i}", sc.rule_in("pyramid", rule))
+            config.add_view(target, route_name=f"m{i}")
+        app: WSGIApp = config.make_wsgi_app()
+        return app
+
+
+def _cookie_hooks() -> WSGIApp:
+    with Configurator() as config:
+        config.add_route("dashboard", "/dashboard")
+        config.add_view(dashboard, route_name="dashboard")
+        config.add_tween(f"{__name__}.cookie_hooks_tween")
+        app: WSGIApp = config.make_wsgi_app()
+        return app
 
 
 def _jinja_app() -> WSGIApp:
@@ -137,9 +233,27 @@ def build() -> dict[str, WSGIApp]:
         config.add_view(hooked, route_name="hooked")
         config.add_subscriber(add_hook_header, NewResponse)
         with_hook = config.make_wsgi_app()
-    apps: dict[str, WSGIApp] = {"main": main, "hooked": with_hook}
+    apps: dict[str, WSGIApp] = {
+        "main": main,
+        "hooked": with_hook,
+        "kinds": _kinds(),
+        "mixed": _mixed(),
+        "cookie_hooks": _cookie_hooks(),
+    }
     try:
         apps["jinja2"] = _jinja_app()
     except ImportError:
         pass
     return apps
+
+
+def build_routes(n: int) -> WSGIApp:
+    """``n`` static routes ``/s{i}`` and ``n`` dynamic routes ``/d{i}/{x:\\d+}``."""
+    with Configurator() as config:
+        for i in range(n):
+            config.add_route(f"s{i}", f"/s{i}")
+            config.add_view(hello, route_name=f"s{i}")
+            config.add_route(f"d{i}", f"/d{i}/{{x:\\d+}}")
+            config.add_view(numbered, route_name=f"d{i}")
+        app: WSGIApp = config.make_wsgi_app()
+    return app

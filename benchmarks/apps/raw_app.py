@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from html import escape
 from string import Template
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -162,6 +162,107 @@ def guarded(environ: Environ, start_response: Callable[..., Any]) -> Iterable[by
     return [b"guarded"]
 
 
+# ---- issue 16's workload kinds
+
+
+def _chunks() -> Iterator[bytes]:
+    for chunk in sc.STREAM_CHUNKS:
+        yield chunk.encode()
+
+
+def stream(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response(OK, TEXT)
+    return _chunks()
+
+
+def urls(environ: Environ) -> Answer:
+    built = []
+    for i in range(5):
+        built += [
+            f"/users/{i}",
+            f"/orgs/acme/repos/r{i}",
+            f"/orgs/acme/repos/r{i}/issues/{i}",
+            f"/search?q=x{i}&page={i}",
+        ]
+    return OK, TEXT, "\n".join(built).encode()
+
+
+def query40(environ: Environ) -> Answer:
+    # Knows which three it reads: only their values are decoded, and only when they need it.
+    wanted = sc.QUERY_40_READ
+    args = {}
+    for pair in environ["QUERY_STRING"].split("&"):
+        name, _, value = pair.partition("=")
+        if name in wanted:
+            args[name] = unquote_plus(value) if "%" in value or "+" in value else value
+    return OK, TEXT, "|".join(args[name] for name in wanted).encode()
+
+
+def plain(environ: Environ) -> Answer:
+    return OK, [("Content-Type", "text/plain")], b"Hello, World!"
+
+
+def json_body(environ: Environ) -> Answer:
+    return OK, TEXT, sc.json_body_answer(json.loads(_read(environ))).encode()
+
+
+KINDS: dict[tuple[str, str], Callable[[Environ], Answer]] = {
+    ("GET", "/urls"): urls,
+    ("GET", "/urls/hand"): urls,
+    ("GET", "/query40"): query40,
+    ("GET", "/plain"): plain,
+    ("POST", "/json-body"): json_body,
+}
+
+
+def _respond(answer: Answer, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    status, headers, body = answer
+    start_response(status, [*headers, ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def kinds(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The workload kinds of issue 16 that need no app of their own."""
+    if environ["PATH_INFO"] == "/stream":
+        return stream(environ, start_response)
+    view = KINDS.get((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
+    return _respond(view(environ) if view else ("404 Not Found", TEXT, b"Not Found"), start_response)
+
+
+def _mixed_table() -> dict[str, list[re.Pattern[str]]]:
+    table: dict[str, list[re.Pattern[str]]] = {}
+    for rule in sc.MIXED_RULES:
+        family = rule.split("/", 2)[1]
+        table.setdefault(family, []).append(re.compile(sc.rule_in("regex", rule) + r"\Z"))
+    return table
+
+
+#: First segment -> the patterns of its 10 shapes: a router that knows its table's shape.
+MIXED = _mixed_table()
+
+
+def mixed(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """200 routes of mixed shapes: the family by its first segment, then its shapes in turn."""
+    path = environ["PATH_INFO"]
+    for pattern in MIXED.get(path.split("/", 2)[1], ()):
+        match = pattern.match(path)
+        if match is not None:
+            params: dict[str, Any] = match.groupdict()
+            for name in ("n", "c"):
+                if name in params:
+                    params[name] = int(params[name])
+            return _respond((OK, TEXT, sc.mixed_answer(params).encode()), start_response)
+    return _respond(("404 Not Found", TEXT, b"Not Found"), start_response)
+
+
+def cookie_hooks(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The before hook's cookie check and the after hook's two headers, written into the view."""
+    name, value = sc.HOOK_COOKIE
+    if _cookies(environ).get(name) != value:
+        return _respond(("403 Forbidden", TEXT, b"no"), start_response)
+    return _respond((OK, [*HTML, *sc.SECURITY_HEADERS], b"dashboard"), start_response)
+
+
 def _jinja_app() -> WSGIApp:
     import jinja2
 
@@ -179,7 +280,15 @@ def _jinja_app() -> WSGIApp:
 
 def build() -> dict[str, WSGIApp]:
     """The raw apps; without Jinja2 installed the jinja2 scenario is left out."""
-    apps: dict[str, WSGIApp] = {"main": app, "hooked": hooked, "before_hooked": guarded, "blueprint": guarded}
+    apps: dict[str, WSGIApp] = {
+        "main": app,
+        "hooked": hooked,
+        "before_hooked": guarded,
+        "blueprint": guarded,
+        "kinds": kinds,
+        "mixed": mixed,
+        "cookie_hooks": cookie_hooks,
+    }
     try:
         apps["jinja2"] = _jinja_app()
     except ImportError:
