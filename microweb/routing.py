@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping
+from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus
 
@@ -32,12 +33,18 @@ Builder = Callable[[Mapping[str, Any], str], "str | None"]
 
 
 class _Shape(NamedTuple):
-    """A rule taken apart for testing a path's segments directly."""
+    """A rule taken apart for testing a path's variable segments directly (its fixed ones are its key)."""
 
     rule: Rule
-    fixed: list[tuple[int, str]]  # (segment index, text)
-    variable: list[tuple[int, re.Pattern[str], list[str]]]  # (segment index, regex, converter group names)
-    converters: list[tuple[str, BaseConverter]]
+    #: (segment index, how to test it: _ANY, _DIGITS or the part's regex, converter group names)
+    variable: list[tuple[int, Any, list[str]]]
+    converters: list[tuple[str, Callable[[str], Any] | None]]  # (name, to_python; None: the text as it is)
+
+
+#: Werkzeug's regex of a whole segment for ``<name>`` (any text) and for ``<int:name>``: a path's
+#: segments hold no slash, so these are "not empty" and ``str.isdecimal`` (``\d`` is Unicode's Nd).
+_WHOLE_SEGMENT = {r"(?P<__werkzeug_0>[^/]{1,})\Z": 0, r"(?P<__werkzeug_0>\d+)\Z": 1}
+_ANY, _DIGITS = 0, 1
 
 
 class _Facts(NamedTuple):
@@ -118,7 +125,7 @@ class RuleMapAdapter(MapAdapter):
 
 
 class RouteIndex:
-    """Fixed paths, and rule shapes with a single candidate rule, of one version of a map.
+    """Fixed paths, and the dynamic rules a path's fixed segments single out, of one version of a map.
 
     Built by the first request after a rule is added, in time linear in the number
     of rules (one pass; tests/test_route_index.py counts the calls), so a large
@@ -129,9 +136,10 @@ class RouteIndex:
         self.version = url_map.version
         #: path -> method -> endpoint, for fixed paths
         self.static: dict[str, dict[str, str]] = {}
-        #: (number of parts, first segment or None) -> the one rule of that shape, taken apart on
-        #: first use (None where several rules, or a redirect, may answer)
-        self.shapes: dict[tuple[int, str | None], _Shape | _Facts | None] = {}
+        #: number of parts -> the rules that may answer a path of that size, keyed by their fixed
+        #: segments: (a getter of those segments' positions, fixed texts -> the one rule, taken
+        #: apart on first use; None where several rules, or a redirect, may answer)
+        self.shapes: dict[int, list[tuple[Callable[[list[str]], Any], dict[Any, _Shape | _Facts | None]]]] = {}
         #: first segments under which some rule reaches past one shape (e.g. <path:...>)
         self.blocked: set[str | None] = set()
         if url_map.host_matching or url_map.default_subdomain:
@@ -162,62 +170,97 @@ class RouteIndex:
             self.static.setdefault(path, {})
 
     def _index_shapes(self, facts: list[_Facts]) -> None:
-        # Rules that may answer a path of n parts: the plain dynamic rules of n parts, and
-        # every rule of n + 1 parts ending in a slash (Werkzeug redirects to those first);
-        # by size, then by first segment (None: variable), in one pass over the rules.
-        pools: dict[int, dict[str | None, list[_Facts]]] = {}
+        # Rules that may answer a path of n parts: the plain dynamic rules of n parts, and every
+        # rule of n + 1 parts ending in a slash (Werkzeug redirects to those first). A rule can
+        # only answer a path whose segments equal its fixed segments, so each is keyed by those
+        # (positions, texts): a path looks its own segments up once per set of positions, and the
+        # index answers where exactly one rule may. One pass over the rules.
+        tables: dict[int, dict[tuple[int, ...], dict[Any, _Shape | _Facts | None]]] = {}
         for fact in facts:
             parts = fact.parts
             if fact.dynamic and fact.plain:
-                pools.setdefault(len(parts), {}).setdefault(fact.first, []).append(fact)
+                _key(tables, len(parts), fact, exact=True)
             if parts[-1].static and parts[-1].content == "" and len(parts) > 2:
-                pools.setdefault(len(parts) - 1, {}).setdefault(fact.first, []).append(fact)
-        for size, groups in pools.items():
-            anywhere = len(groups.get(None, ()))
-            for first, group in groups.items():
-                # A path starting with `first` may match rules starting with it or with a
-                # variable; a path starting with anything else (key None), only the latter.
-                candidates = len(group) + (anywhere if first is not None else 0)
-                only = group[0] if candidates == 1 else None
-                exact = only is not None and len(only.parts) == size and only.dynamic and only.plain
-                # PERF: taken apart by match() on first use: the first request of an app of
-                # 10,000 rules needs one of them, and the build made the garbage collector run often.
-                self.shapes[(size, first)] = only if exact else None
+                _key(tables, len(parts) - 1, fact, exact=False)
+        for size, by_positions in tables.items():
+            # Segment 0 is always "" (match() checks it): the key of rules with no fixed segment.
+            self.shapes[size] = [(itemgetter(*positions), table) for positions, table in by_positions.items()]
 
     def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
         """The rule and values Werkzeug would match for a path no fixed rule has, or None."""
         segments = path.split("/")
         if segments[0] or segments[1] in self.blocked:  # no leading slash (CONNECT host:port): Werkzeug decides
             return None
-        entry = self._shape_for(len(segments) + 1, segments[1])  # Werkzeug's parts start with the domain
+        entry = self._shape_for(segments)
         if entry is None:
             return None
         if entry.rule.methods is not None and method not in entry.rule.methods:
             return None
-        for index, text in entry.fixed:
-            if segments[index] != text:
-                return None
-        values: list[str] = []
-        for index, pattern, groups in entry.variable:
-            found = pattern.match(segments[index])
-            if found is None:
-                return None
-            values.extend(map(found.group, groups))
+        values = _texts_of(entry, segments)
+        if values is None:
+            return None
         try:
-            return entry.rule, {name: conv.to_python(value) for (name, conv), value in zip(entry.converters, values)}  # noqa: B905
+            return entry.rule, {
+                name: value if to_python is None else to_python(value)
+                for (name, to_python), value in zip(entry.converters, values)  # noqa: B905
+            }
         except ValidationError:
             return None
 
-    def _shape_for(self, size: int, first: str) -> _Shape | None:
-        """The one rule a path of ``size`` parts starting with ``first`` may match, taken apart; or None."""
-        shapes = self.shapes
-        key: tuple[int, str | None] = (size, first)
-        if key not in shapes:
-            key = (size, None)
-        entry = shapes.get(key)
-        if isinstance(entry, _Facts):
-            entry = shapes[key] = _shape(entry)  # the same value whichever thread gets here first
+    def _shape_for(self, segments: list[str]) -> _Shape | None:
+        """The one rule a path's segments single out, taken apart; None where none or several may answer."""
+        tables = self.shapes.get(len(segments) + 1)  # Werkzeug's parts start with the domain
+        if tables is None:
+            return None
+        entry: _Shape | _Facts | None = None
+        for segments_of, table in tables:
+            key = segments_of(segments)
+            found = table.get(key, _NONE)
+            if found is not _NONE:
+                if found is None or entry is not None:
+                    return None  # several rules, or a redirect, may answer: Werkzeug decides
+                entry = found
+                if isinstance(entry, _Facts):
+                    entry = table[key] = _shape(entry)  # the same value whichever thread gets here first
+        assert not isinstance(entry, _Facts)
         return entry
+
+
+def _texts_of(entry: _Shape, segments: list[str]) -> list[str] | None:
+    """The texts of a path's values for ``entry``'s converters, or None where its segments do not fit."""
+    values: list[str] = []
+    for index, test, groups in entry.variable:
+        segment = segments[index]
+        if test is _ANY:
+            if not segment:
+                return None
+            values.append(segment)
+        elif test is _DIGITS:
+            if not segment.isdecimal():
+                return None
+            values.append(segment)
+        else:
+            matched = test.match(segment)
+            if matched is None:
+                return None
+            values.extend(map(matched.group, groups))
+    return values
+
+
+#: Not in a table (None there means "several rules")
+_NONE: Any = object()
+
+
+def _key(
+    tables: dict[int, dict[tuple[int, ...], dict[Any, _Shape | _Facts | None]]], size: int, fact: _Facts, exact: bool
+) -> None:
+    """Enter ``fact`` as a rule that may answer paths of ``size`` parts (itself, if ``exact``; else None)."""
+    fixed = [(i, part.content) for i, part in enumerate(fact.parts[1:size]) if i and part.static]
+    positions = tuple(i for i, _ in fixed) or (0,)
+    texts = [text for _, text in fixed] or [""]
+    key = texts[0] if len(texts) == 1 else tuple(texts)  # as itemgetter gives them
+    table = tables.setdefault(size, {}).setdefault(positions, {})
+    table[key] = fact if exact and key not in table else None
 
 
 def _facts_of(url_map: Map) -> list[_Facts]:
@@ -244,13 +287,19 @@ def _plain(rule: Rule, parts: list[Any]) -> bool:
 
 
 def _shape(fact: _Facts) -> _Shape:
-    shape = _Shape(fact.rule, [], [], list(rule_converters(fact.rule).items()))
+    converters: list[tuple[str, Callable[[str], Any] | None]] = [
+        (name, None if type(conv).to_python is BaseConverter.to_python else conv.to_python)
+        for name, conv in rule_converters(fact.rule).items()
+    ]
+    shape = _Shape(fact.rule, [], converters)
     for index, part in enumerate(fact.parts[1:]):  # part n + 1 tests path segment n
-        if part.static:
-            shape.fixed.append((index, part.content))
-            continue
-        pattern = re.compile(part.content)
-        shape.variable.append((index, pattern, converter_groups(pattern.groupindex)))
+        if not part.static:
+            whole = _WHOLE_SEGMENT.get(part.content)
+            if whole is not None:
+                shape.variable.append((index, whole, []))
+                continue
+            pattern = re.compile(part.content)
+            shape.variable.append((index, pattern, converter_groups(pattern.groupindex)))
     return shape
 
 
