@@ -85,7 +85,10 @@ class RuleMap(Map):
         """The compiled builder of ``endpoint`` (compiled on first use)."""
         builder = self.builders.get(endpoint)
         if builder is None:
-            builder = self.builders[endpoint] = _compile_endpoint(self, endpoint)
+            version = self.version
+            builder = _compile_endpoint(self, endpoint)
+            if version == self.version:  # not kept if a rule came in meanwhile (another thread)
+                self.builders[endpoint] = builder
         return builder
 
 
