@@ -33,6 +33,15 @@ def rule_converters(rule: Rule) -> dict[str, BaseConverter]:
     return dict(rule._converters)
 
 
+def rule_trace(rule: Rule) -> list[tuple[bool, str]]:
+    """A bound rule's build trace: ``(is_variable, text or argument name)``, the domain part, ``"|"``, then the path.
+
+    The URL builders (``routing.py``) assemble URLs from the same pieces Werkzeug's own
+    compiled builder joins, so the two agree by construction.
+    """
+    return list(rule._trace)
+
+
 def converter_groups(group_names: Iterable[str]) -> list[str]:
     """The names of a part regex's converter groups, in the order of the rule's converters."""
     groups = [name for name in group_names if name.startswith(_GROUP_PREFIX)]

@@ -28,7 +28,7 @@ from werkzeug.exceptions import (
     RequestEntityTooLarge,
 )
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.routing import MapAdapter, RequestRedirect, Rule
+from werkzeug.routing import RequestRedirect, Rule
 from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import get_host
 
@@ -48,7 +48,7 @@ from .http import (
     wsgi_decoded,
 )
 from .resources import Resource
-from .routing import RouteIndex, RuleMap
+from .routing import RouteIndex, RuleMap, RuleMapAdapter
 from .scaffold import Scaffold
 from .sessions import SessionCookie
 from .wrappers import HTML, JSON, Request, Response, fast_json
@@ -160,7 +160,7 @@ class App(Scaffold):
         self._standard_pages: dict[type[HTTPException], bytes] = {}
         self._explicit_head: dict[str, str] = {}  # rule -> endpoint of a view registered for HEAD
         self._no_auto_options: set[str] = set()
-        self._adapters: dict[tuple[Any, ...], MapAdapter] = {}
+        self._adapters: dict[tuple[Any, ...], RuleMapAdapter] = {}
         #: ``(prefix, app)`` of every :meth:`mount`, longest prefix first.
         self.mounts: list[tuple[str, WSGIApplication]] = []
         self._session_cookie: SessionCookie | None = None
@@ -318,23 +318,31 @@ class App(Scaffold):
     # ------------------------------------------------------------ URLs
 
     def url_for(self, endpoint: str, /, *, _external: bool = False, _anchor: str | None = None, **values: Any) -> str:
-        """Build the URL of ``endpoint``; extra values become the query string.
+        """Build the URL of ``endpoint``; extra values become the query string (see :meth:`build_url`)."""
+        return self.build_url(endpoint, values, _external, _anchor)
+
+    def build_url(
+        self, endpoint: str, values: dict[str, Any], external: bool = False, anchor: str | None = None
+    ) -> str:
+        """Build the URL of ``endpoint`` from a dict of values: what :meth:`url_for` and ``microweb.url_for`` call.
 
         In a request the URL includes the request's SCRIPT_NAME (the app's mount
-        point); outside one it is built for ``config["SERVER_NAME"]``.
+        point); outside one it is built for ``config["SERVER_NAME"]``. The URL is
+        Werkzeug's ``MapAdapter.build`` (``RuleMapAdapter.build_url``), with ``#anchor``.
         """
         ctx = context_var.get(None)
-        if endpoint[:1] == ".":  # relative to the current blueprint: ".index" is "admin.index" in admin's views
+        # relative to the current blueprint: ".index" is "admin.index" in admin's views
+        if endpoint and endpoint[0] == ".":
             blueprint = ctx.blueprint if ctx is not None and ctx.app is self else None
             endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
         if ctx is not None and ctx.app is self:
             adapter = ctx.url_adapter or self.url_adapter(ctx)
         else:
             adapter = self.url_map.bind(self.config["SERVER_NAME"], url_scheme=self.config["PREFERRED_URL_SCHEME"])
-        url = adapter.build(endpoint, values, force_external=_external)
-        return f"{url}#{_anchor}" if _anchor else url
+        url = adapter.build_url(endpoint, values, external)
+        return f"{url}#{anchor}" if anchor else url
 
-    def url_adapter(self, ctx: RequestContext) -> MapAdapter:
+    def url_adapter(self, ctx: RequestContext) -> RuleMapAdapter:
         """The request's MapAdapter (its host, mount point and scheme), bound once per such triple."""
         environ = ctx.environ
         key = (environ.get("HTTP_HOST"), environ.get("SCRIPT_NAME", ""), environ["wsgi.url_scheme"])

@@ -14,7 +14,6 @@ from contextvars import ContextVar, Token, copy_context
 from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.exceptions import ClientDisconnected, HTTPException
-from werkzeug.routing import MapAdapter
 
 from .http import describe_request
 
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import WSGIEnvironment
 
+    from .routing import RuleMapAdapter
     from .sessions import Session, SessionCookie
     from .wrappers import Request, Response
 
@@ -68,6 +68,7 @@ class ContextApp(Protocol):
     def response_class(self) -> type[Response]: ...
     def do_teardown_request(self, ctx: RequestContext) -> None: ...
     def url_for(self, endpoint: str, /, **values: Any) -> str: ...
+    def build_url(self, endpoint: str, values: dict[str, Any], external: bool, anchor: str | None) -> str: ...
 
 
 class Finisher(Protocol):
@@ -138,7 +139,7 @@ class RequestContext:
         #: The dotted name of the blueprint whose view matched, or None.
         self.blueprint: str | None = None
         #: The MapAdapter bound to this request, once one was needed.
-        self.url_adapter: MapAdapter | None = None
+        self.url_adapter: RuleMapAdapter | None = None
         #: The 404, 405 or redirect matching raised, kept for after the before hooks.
         self.routing_error: HTTPException | None = None
         #: The exception the request failed with, if any: resources roll back, teardown hooks get it.

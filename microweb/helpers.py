@@ -14,7 +14,7 @@ from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.utils import send_file as _werkzeug_send_file
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
-from .ctx import current_context
+from .ctx import OUTSIDE_REQUEST, context_var, current_context
 from .http import quote_unsafe_in_url
 from .wrappers import Response
 
@@ -53,9 +53,14 @@ def redirect(location: str, code: int = 302) -> Response:
     return response
 
 
-def url_for(endpoint: str, /, **values: Any) -> str:
-    """Build the URL of ``endpoint`` for the current app (see :meth:`App.url_for`)."""
-    return current_context("url_for").app.url_for(endpoint, **values)
+def url_for(endpoint: str, /, *, _external: bool = False, _anchor: str | None = None, **values: Any) -> str:
+    """Build the URL of ``endpoint`` for the current app (see :meth:`App.build_url`)."""
+    try:
+        ctx = context_var.get()  # PERF: current_context() inlined, views call this many times
+    except LookupError:
+        raise RuntimeError(OUTSIDE_REQUEST.format("url_for")) from None
+    # PERF: the values passed on as a dict; spreading them again as keywords cost more than the build
+    return ctx.app.build_url(endpoint, values, _external, _anchor)
 
 
 def render(template_name: str, /, **context: Any) -> str:

@@ -8,25 +8,43 @@ segments, first segment), so their parts can be tested directly with
 Werkzeug's own regexes and converters. The index answers only where the
 answer is certain to be Werkzeug's; otherwise it returns None and Werkzeug
 decides (404s, 405s, redirects, and every rule it cannot vouch for).
+
+Building URLs likewise: ``MapAdapter.build`` looks the endpoint's rules up,
+checks them and quotes every value on each call. :meth:`RuleMapAdapter.build_url`
+builds through a function compiled once per endpoint from the rules' own
+pieces and converters, and hands Werkzeug every case it does not cover.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection, Mapping
+from operator import itemgetter
 from typing import Any, NamedTuple
+from urllib.parse import quote, quote_plus
 
-from werkzeug.routing import BaseConverter, Map, Rule, RuleFactory, ValidationError
+from werkzeug.routing import BaseConverter, IntegerConverter, Map, MapAdapter, Rule, RuleFactory, ValidationError
 
-from ._werkzeug import converter_groups, rule_converters, rule_parts
+from ._werkzeug import converter_groups, rule_converters, rule_parts, rule_trace
+
+#: Builds the URL of an endpoint from its values and the app's root URL (ending in a slash); None
+#: where Werkzeug's own builder decides (e.g. a value missing: its BuildError).
+Builder = Callable[[Mapping[str, Any], str], "str | None"]
 
 
 class _Shape(NamedTuple):
-    """A rule taken apart for testing a path's segments directly."""
+    """A rule taken apart for testing a path's variable segments directly (its fixed ones are its key)."""
 
     rule: Rule
-    fixed: list[tuple[int, str]]  # (segment index, text)
-    variable: list[tuple[int, re.Pattern[str], list[str]]]  # (segment index, regex, converter group names)
-    converters: list[tuple[str, BaseConverter]]
+    #: (segment index, how to test it: _ANY, _DIGITS or the part's regex, converter group names)
+    variable: list[tuple[int, Any, list[str]]]
+    converters: list[tuple[str, Callable[[str], Any] | None]]  # (name, to_python; None: the text as it is)
+
+
+#: Werkzeug's regex of a whole segment for ``<name>`` (any text) and for ``<int:name>``: a path's
+#: segments hold no slash, so these are "not empty" and ``str.isdecimal`` (``\d`` is Unicode's Nd).
+_WHOLE_SEGMENT = {r"(?P<__werkzeug_0>[^/]{1,})\Z": 0, r"(?P<__werkzeug_0>\d+)\Z": 1}
+_ANY, _DIGITS = 0, 1
 
 
 class _Facts(NamedTuple):
@@ -40,18 +58,77 @@ class _Facts(NamedTuple):
 
 
 class RuleMap(Map):
-    """Werkzeug's ``Map``, with a version number that changes whenever a rule is added."""
+    """Werkzeug's ``Map``, with a version number that changes whenever a rule is added,
+    and URL builders compiled per endpoint (see :meth:`RuleMapAdapter.build_url`)."""
 
     version = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        #: endpoint -> its compiled builder, filled on first use; emptied when a rule is added
+        self.builders: dict[Any, Builder] = {}
+        super().__init__(*args, **kwargs)
 
     def add(self, rulefactory: RuleFactory) -> None:
         """Add a rule (see ``werkzeug.routing.Map.add``)."""
         super().add(rulefactory)
         self.version += 1
+        self.builders.clear()  # the same dict: adapters hold it
+
+    def bind(self, *args: Any, **kwargs: Any) -> RuleMapAdapter:
+        """A :class:`RuleMapAdapter` (see ``werkzeug.routing.Map.bind``)."""
+        a = super().bind(*args, **kwargs)
+        return RuleMapAdapter(
+            self, a.server_name, a.script_name, a.subdomain, a.url_scheme, a.path_info, a.default_method, a.query_args
+        )
+
+    def builder(self, endpoint: Any) -> Builder:
+        """The compiled builder of ``endpoint`` (compiled on first use)."""
+        builder = self.builders.get(endpoint)
+        if builder is None:
+            version = self.version
+            builder = _compile_endpoint(self, endpoint)
+            if version == self.version:  # not kept if a rule came in meanwhile (another thread)
+                self.builders[endpoint] = builder
+        return builder
+
+
+class RuleMapAdapter(MapAdapter):
+    """Werkzeug's ``MapAdapter``, with :meth:`build_url`, Werkzeug's ``build`` made cheap."""
+
+    def __init__(self, url_map: RuleMap, *args: Any) -> None:
+        super().__init__(url_map, *args)
+        self.rule_map = url_map
+        self.builders = url_map.builders
+        #: The relative and the external URL of the app's root, with a trailing slash; None where
+        #: Werkzeug builds every URL (subdomains, host matching, another default method).
+        self.roots: tuple[str, str] | None = None
+        if self.subdomain == "" and self.default_method == "GET" and not url_map.host_matching:
+            # Werkzeug's build: the bound scheme, made http or https; none at all if unset.
+            scheme = ("https:" if self.url_scheme in {"https", "wss"} else "http:") if self.url_scheme else ""
+            external = f"{scheme}//{self.get_host('')}{self.script_name[:-1]}/"
+            self.roots = (self.script_name.rstrip("/") + "/", external)
+
+    def build_url(self, endpoint: Any, values: Mapping[str, Any], external: bool = False) -> str:
+        """``build(endpoint, values, force_external=external)``, the same URL or error, at a fraction of its cost.
+
+        Goes through the endpoint's compiled builder; Werkzeug's ``build`` answers whatever
+        that builder leaves to it (missing values and their BuildError, converters refusing a
+        value, rules with defaults, websockets, subdomains, ...).
+        """
+        roots = self.roots
+        if roots is not None:
+            builder = self.builders.get(endpoint) or self.rule_map.builder(endpoint)
+            try:
+                url = builder(values, roots[1] if external else roots[0])
+            except ValidationError:  # Werkzeug tries the endpoint's next rule
+                url = None
+            if url is not None:
+                return url
+        return self.build(endpoint, values, force_external=external)
 
 
 class RouteIndex:
-    """Fixed paths, and rule shapes with a single candidate rule, of one version of a map.
+    """Fixed paths, and the dynamic rules a path's fixed segments single out, of one version of a map.
 
     Built by the first request after a rule is added, in time linear in the number
     of rules (one pass; tests/test_route_index.py counts the calls), so a large
@@ -62,9 +139,10 @@ class RouteIndex:
         self.version = url_map.version
         #: path -> method -> endpoint, for fixed paths
         self.static: dict[str, dict[str, str]] = {}
-        #: (number of parts, first segment or None) -> the one rule of that shape, taken apart on
-        #: first use (None where several rules, or a redirect, may answer)
-        self.shapes: dict[tuple[int, str | None], _Shape | _Facts | None] = {}
+        #: number of parts -> the rules that may answer a path of that size, keyed by their fixed
+        #: segments: (a getter of those segments' positions, fixed texts -> the one rule, taken
+        #: apart on first use; None where several rules, or a redirect, may answer)
+        self.shapes: dict[int, list[tuple[Callable[[list[str]], Any], dict[Any, _Shape | _Facts | None]]]] = {}
         #: first segments under which some rule reaches past one shape (e.g. <path:...>)
         self.blocked: set[str | None] = set()
         if url_map.host_matching or url_map.default_subdomain:
@@ -95,62 +173,97 @@ class RouteIndex:
             self.static.setdefault(path, {})
 
     def _index_shapes(self, facts: list[_Facts]) -> None:
-        # Rules that may answer a path of n parts: the plain dynamic rules of n parts, and
-        # every rule of n + 1 parts ending in a slash (Werkzeug redirects to those first);
-        # by size, then by first segment (None: variable), in one pass over the rules.
-        pools: dict[int, dict[str | None, list[_Facts]]] = {}
+        # Rules that may answer a path of n parts: the plain dynamic rules of n parts, and every
+        # rule of n + 1 parts ending in a slash (Werkzeug redirects to those first). A rule can
+        # only answer a path whose segments equal its fixed segments, so each is keyed by those
+        # (positions, texts): a path looks its own segments up once per set of positions, and the
+        # index answers where exactly one rule may. One pass over the rules.
+        tables: dict[int, dict[tuple[int, ...], dict[Any, _Shape | _Facts | None]]] = {}
         for fact in facts:
             parts = fact.parts
             if fact.dynamic and fact.plain:
-                pools.setdefault(len(parts), {}).setdefault(fact.first, []).append(fact)
+                _key(tables, len(parts), fact, exact=True)
             if parts[-1].static and parts[-1].content == "" and len(parts) > 2:
-                pools.setdefault(len(parts) - 1, {}).setdefault(fact.first, []).append(fact)
-        for size, groups in pools.items():
-            anywhere = len(groups.get(None, ()))
-            for first, group in groups.items():
-                # A path starting with `first` may match rules starting with it or with a
-                # variable; a path starting with anything else (key None), only the latter.
-                candidates = len(group) + (anywhere if first is not None else 0)
-                only = group[0] if candidates == 1 else None
-                exact = only is not None and len(only.parts) == size and only.dynamic and only.plain
-                # PERF: taken apart by match() on first use: the first request of an app of
-                # 10,000 rules needs one of them, and the build made the garbage collector run often.
-                self.shapes[(size, first)] = only if exact else None
+                _key(tables, len(parts) - 1, fact, exact=False)
+        for size, by_positions in tables.items():
+            # Segment 0 is always "" (match() checks it): the key of rules with no fixed segment.
+            self.shapes[size] = [(itemgetter(*positions), table) for positions, table in by_positions.items()]
 
     def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
         """The rule and values Werkzeug would match for a path no fixed rule has, or None."""
         segments = path.split("/")
         if segments[0] or segments[1] in self.blocked:  # no leading slash (CONNECT host:port): Werkzeug decides
             return None
-        entry = self._shape_for(len(segments) + 1, segments[1])  # Werkzeug's parts start with the domain
+        entry = self._shape_for(segments)
         if entry is None:
             return None
         if entry.rule.methods is not None and method not in entry.rule.methods:
             return None
-        for index, text in entry.fixed:
-            if segments[index] != text:
-                return None
-        values: list[str] = []
-        for index, pattern, groups in entry.variable:
-            found = pattern.match(segments[index])
-            if found is None:
-                return None
-            values.extend(map(found.group, groups))
+        values = _texts_of(entry, segments)
+        if values is None:
+            return None
         try:
-            return entry.rule, {name: conv.to_python(value) for (name, conv), value in zip(entry.converters, values)}  # noqa: B905
+            return entry.rule, {
+                name: value if to_python is None else to_python(value)
+                for (name, to_python), value in zip(entry.converters, values)  # noqa: B905
+            }
         except ValidationError:
             return None
 
-    def _shape_for(self, size: int, first: str) -> _Shape | None:
-        """The one rule a path of ``size`` parts starting with ``first`` may match, taken apart; or None."""
-        shapes = self.shapes
-        key: tuple[int, str | None] = (size, first)
-        if key not in shapes:
-            key = (size, None)
-        entry = shapes.get(key)
-        if isinstance(entry, _Facts):
-            entry = shapes[key] = _shape(entry)  # the same value whichever thread gets here first
+    def _shape_for(self, segments: list[str]) -> _Shape | None:
+        """The one rule a path's segments single out, taken apart; None where none or several may answer."""
+        tables = self.shapes.get(len(segments) + 1)  # Werkzeug's parts start with the domain
+        if tables is None:
+            return None
+        entry: _Shape | _Facts | None = None
+        for segments_of, table in tables:
+            key = segments_of(segments)
+            found = table.get(key, _NONE)
+            if found is not _NONE:
+                if found is None or entry is not None:
+                    return None  # several rules, or a redirect, may answer: Werkzeug decides
+                entry = found
+                if isinstance(entry, _Facts):
+                    entry = table[key] = _shape(entry)  # the same value whichever thread gets here first
+        assert not isinstance(entry, _Facts)
         return entry
+
+
+def _texts_of(entry: _Shape, segments: list[str]) -> list[str] | None:
+    """The texts of a path's values for ``entry``'s converters, or None where its segments do not fit."""
+    values: list[str] = []
+    for index, test, groups in entry.variable:
+        segment = segments[index]
+        if test is _ANY:
+            if not segment:
+                return None
+            values.append(segment)
+        elif test is _DIGITS:
+            if not segment.isdecimal():
+                return None
+            values.append(segment)
+        else:
+            matched = test.match(segment)
+            if matched is None:
+                return None
+            values.extend(map(matched.group, groups))
+    return values
+
+
+#: Not in a table (None there means "several rules")
+_NONE: Any = object()
+
+
+def _key(
+    tables: dict[int, dict[tuple[int, ...], dict[Any, _Shape | _Facts | None]]], size: int, fact: _Facts, exact: bool
+) -> None:
+    """Enter ``fact`` as a rule that may answer paths of ``size`` parts (itself, if ``exact``; else None)."""
+    fixed = [(i, part.content) for i, part in enumerate(fact.parts[1:size]) if i and part.static]
+    positions = tuple(i for i, _ in fixed) or (0,)
+    texts = [text for _, text in fixed] or [""]
+    key = texts[0] if len(texts) == 1 else tuple(texts)  # as itemgetter gives them
+    table = tables.setdefault(size, {}).setdefault(positions, {})
+    table[key] = fact if exact and key not in table else None
 
 
 def _facts_of(url_map: Map) -> list[_Facts]:
@@ -177,11 +290,169 @@ def _plain(rule: Rule, parts: list[Any]) -> bool:
 
 
 def _shape(fact: _Facts) -> _Shape:
-    shape = _Shape(fact.rule, [], [], list(rule_converters(fact.rule).items()))
+    converters: list[tuple[str, Callable[[str], Any] | None]] = [
+        (name, None if type(conv).to_python is BaseConverter.to_python else conv.to_python)
+        for name, conv in rule_converters(fact.rule).items()
+    ]
+    shape = _Shape(fact.rule, [], converters)
     for index, part in enumerate(fact.parts[1:]):  # part n + 1 tests path segment n
-        if part.static:
-            shape.fixed.append((index, part.content))
-            continue
-        pattern = re.compile(part.content)
-        shape.variable.append((index, pattern, converter_groups(pattern.groupindex)))
+        if not part.static:
+            whole = _WHOLE_SEGMENT.get(part.content)
+            if whole is not None:
+                shape.variable.append((index, whole, []))
+                continue
+            pattern = re.compile(part.content)
+            shape.variable.append((index, pattern, converter_groups(pattern.groupindex)))
     return shape
+
+
+# ---------------------------------------------------------------- URL builders
+
+#: What Werkzeug leaves unquoted in a rule's fixed text and in a value (``BaseConverter.to_url``)
+_PATH_SAFE = "!$&'()*+,/:;=@"
+#: ... and in the query string Werkzeug makes of the other values (``quote_plus`` with these)
+_QUERY_SAFE = "!$'()*,/:;?@"
+#: The quoted text of recent string values (e.g. the same slug or file name on every page),
+#: so that each is quoted once; bounded, as the values may come from clients.
+_PATH_TEXTS: dict[str, str] = {}
+_QUERY_TEXTS: dict[str, str] = {}
+_TEXTS_KEPT = 1024
+
+
+def _path_text(converter: BaseConverter, value: str) -> str:
+    """``converter.to_url(value)``, remembered (only for converters with ``BaseConverter.to_url``)."""
+    text = converter.to_url(value)
+    if len(_PATH_TEXTS) >= _TEXTS_KEPT:
+        _PATH_TEXTS.clear()
+    _PATH_TEXTS[value] = text
+    return text
+
+
+def _query_text(value: Any) -> str:
+    """A query key or value as Werkzeug's builder quotes it (``urlencode`` with ``quote_plus``)."""
+    if type(value) is not str:
+        return quote_plus(value if isinstance(value, bytes) else str(value), _QUERY_SAFE)
+    text = quote_plus(value, _QUERY_SAFE)
+    if len(_QUERY_TEXTS) >= _TEXTS_KEPT:
+        _QUERY_TEXTS.clear()
+    _QUERY_TEXTS[value] = text
+    return text
+
+
+def _query(values: Mapping[str, Any], names: Collection[str]) -> str:
+    """The query string of the values that are not the rule's (``?`` first), as Werkzeug makes it."""
+    pairs = []
+    texts = _QUERY_TEXTS
+    for key, value in values.items():
+        if value is None or key in names:
+            continue
+        key_text = (texts.get(key) if type(key) is str else None) or _query_text(key)
+        if type(value) is str:
+            pairs.append(f"{key_text}={texts.get(value) or _query_text(value)}")
+        elif type(value) is int:  # digits and "-" need no quoting
+            pairs.append(f"{key_text}={value}")
+        elif isinstance(value, (list, tuple, set)):  # one pair per item, as Werkzeug's iter_multi_items
+            pairs += [f"{key_text}={_query_text(item)}" for item in value if item is not None]
+        else:
+            pairs.append(f"{key_text}={_query_text(value)}")
+    return "?" + "&".join(pairs) if pairs else ""
+
+
+def _no_builder(values: Mapping[str, Any], root: str) -> None:
+    """The builder of an endpoint Werkzeug builds itself."""
+    return None
+
+
+def _compile_endpoint(url_map: Map, endpoint: Any) -> Builder:
+    """The builder of ``endpoint``: its rules tried in the order of Werkzeug's ``build``, or _no_builder."""
+    if url_map.host_matching or url_map.default_subdomain or url_map.sort_parameters:
+        return _no_builder
+    try:
+        rules = list(url_map.iter_rules(endpoint))  # sorted as Werkzeug builds them
+    except KeyError:
+        return _no_builder  # an unknown endpoint: Werkzeug's BuildError
+    # Werkzeug tries the rules that allow the default method (GET) first, then the others.
+    for_get = [rule for rule in rules if rule.methods is None or "GET" in rule.methods]
+    ordered = for_get + [rule for rule in rules if rule not in for_get]
+    builders = [_compile_rule(rule) for rule in ordered]
+    if not builders or None in builders:
+        return _no_builder
+    if len(builders) == 1:
+        return builders[0]  # type: ignore[return-value]  # None is not in builders
+    return _chain([builder for builder in builders if builder is not None])
+
+
+def _chain(builders: list[Builder]) -> Builder:
+    def build(values: Mapping[str, Any], root: str) -> str | None:
+        for builder in builders:
+            url = builder(values, root)
+            if url is not None:
+                return url
+        return None
+
+    return build
+
+
+def _compile_rule(rule: Rule) -> Builder | None:
+    """A function building ``rule``'s URL as Werkzeug's builder does; None for what it leaves to Werkzeug.
+
+    Generated Python, as Werkzeug compiles its own builders: the names in the source are
+    generated ones; the rule's texts, argument names and converters are passed in as values.
+    """
+    if rule.defaults or rule.websocket:
+        return None
+    trace = rule_trace(rule)
+    split = trace.index((False, "|"))
+    if any(variable or text for variable, text in trace[:split]):
+        return None  # a subdomain or host of its own
+    converters = rule_converters(rule)
+    names = list(converters)
+    env: dict[str, Any] = {"names": frozenset(names), "query": _query, "texts": _PATH_TEXTS, "path_text": _path_text}
+    body = []
+    for i, name in enumerate(names):
+        env[f"n{i}"] = name
+        body += [f"v{i} = values.get(n{i})", f"if v{i} is None:", "    return None"]
+    body.append(f"q = '' if len(values) == {len(names)} else query(values, names)")
+    pieces: list[tuple[bool, str]] = []  # (variable, fixed text or the name of its value's text)
+    for variable, text in trace[split + 1 :]:
+        if not variable:
+            text = quote(text, safe=_PATH_SAFE)  # as Werkzeug quotes a rule's fixed text
+            if pieces and not pieces[-1][0]:
+                pieces[-1] = (False, pieces[-1][1] + text)
+            else:
+                pieces.append((False, text))
+            continue
+        i, converter = names.index(text), converters[text]
+        out = f"s{len(pieces)}"
+        env[f"k{len(pieces)}"] = converter
+        body += _conversion(out, f"v{i}", f"k{len(pieces)}", converter)
+        pieces.append((True, out))
+    # Werkzeug strips the path's leading slashes (a value may start with some); the fixed
+    # text at the start usually holds them all.
+    pieces[0] = (False, pieces[0][1].lstrip("/"))
+    strip = not pieces[0][1] and len(pieces) > 1
+    # Fixed text is quoted, so it has no braces; repr() makes it a literal.
+    template = "".join("{" + text + "}" if variable else text for variable, text in pieces)
+    body.append(f"return root + f{template!r}.lstrip('/') + q" if strip else f"return f{'{root}' + template + '{q}'!r}")
+    source = "def factory({}):\n    def build(values, root):\n{}\n    return build".format(
+        ", ".join(env), "\n".join("        " + line for line in body)
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<microweb builder {rule.rule!r}>", "exec"), namespace)  # noqa: S102 - generated names only
+    return namespace["factory"](**env)  # type: ignore[no-any-return]
+
+
+def _conversion(out: str, value: str, converter_name: str, converter: BaseConverter) -> list[str]:
+    """Source lines setting ``out`` to ``converter.to_url(value)``, or to an int that the f-string formats as it."""
+    if type(converter) is IntegerConverter and not converter.fixed_digits:
+        return [f"{out} = {value} if type({value}) is int else {converter_name}.to_url({value})"]
+    if type(converter).to_url is BaseConverter.to_url:  # quote(str(value)): ints need none, strings once
+        return [
+            f"if type({value}) is str:",
+            f"    {out} = texts.get({value}) or path_text({converter_name}, {value})",
+            f"elif type({value}) is int:",
+            f"    {out} = {value}",
+            "else:",
+            f"    {out} = {converter_name}.to_url({value})",
+        ]
+    return [f"{out} = {converter_name}.to_url({value})"]

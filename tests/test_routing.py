@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from werkzeug.routing import BaseConverter
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.routing import BaseConverter, BuildError, MapAdapter, Rule, ValidationError
 from werkzeug.test import Client
 
 from microweb import App, request, url_for
+from microweb.routing import RuleMap, RuleMapAdapter
 from microweb.testing import TestClient
 
 from support import live_server, raw_request
@@ -411,3 +416,132 @@ def test_many_hosts_keep_the_adapter_cache_bounded(app: App) -> None:
             client.get("/d/1", headers={"Host": f"h{i}.example"}).get_data(as_text=True) == f"http://h{i}.example/d/1"
         )
     assert len(app._adapters) <= 65
+
+
+# ---------------------------------------------------------------- URL building agrees with Werkzeug's build
+
+_BUILD_SEGMENTS = ["a", "b c", "ü", "users", "<x>", "<int:n>", "<int(fixed_digits=3):d>", "<string(length=2):s>"]
+_BUILD_SEGMENTS += ["<path:p>", "<any(red, 'b l'):k>", "<float:f>", "<uuid:u>", "<even:e>", "f-<int:i>.txt", ""]
+_BUILD_VALUES = st.one_of(
+    st.none(),
+    st.integers(-5, 1_000),
+    st.sampled_from(["x", "a b", "a/b", "//a", "ü", "%41", "red", "b l", "a+b&c=d#e?f", "", "~._-!$'()*,;:@"]),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False, width=16),
+    st.just(b"by tes"),
+    st.lists(st.sampled_from([1, "a b", None, "z"]), max_size=3),
+    st.just(uuid.UUID(int=7)),
+)
+
+
+class _EvenConverter(BaseConverter):
+    """A converter of its own, whose to_url refuses odd numbers (Werkzeug then tries the next rule)."""
+
+    def to_url(self, value: object) -> str:
+        if not isinstance(value, int) or value % 2:
+            raise ValidationError()
+        return str(value)
+
+
+_build_rule = st.tuples(
+    st.sampled_from(["e0", "e1", "e2"]),  # few endpoints: several rules each, often
+    st.lists(st.sampled_from(_BUILD_SEGMENTS), max_size=4),
+    st.sampled_from([None, {"GET"}, {"POST"}, {"GET", "POST"}]),
+    st.sampled_from([{}] * 12 + [{"defaults": {"n": 1}}, {"subdomain": "api"}, {"websocket": True}, {"alias": True}]),
+)
+
+
+def _build_map(rules: list[tuple[str, list[str], Any, dict[str, Any]]], sort: bool) -> RuleMap:
+    url_map = RuleMap(converters={"even": _EvenConverter}, sort_parameters=sort)
+    for endpoint, segments, methods, options in rules:
+        text = "/" + "/".join(segments)
+        try:
+            url_map.add(Rule(text, endpoint=endpoint, methods=methods, **options))
+        except (ValueError, SyntaxError, AssertionError):
+            continue  # a rule Werkzeug refuses (the same variable twice, defaults naming no variable, ...)
+    return url_map
+
+
+def _outcome(build: Callable[[], str]) -> object:
+    try:
+        return build()
+    except Exception as exc:  # the same error, with the same message (BuildError's suggestions included)
+        return type(exc), str(exc)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    rules=st.lists(_build_rule, min_size=1, max_size=6),
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from(["e0", "e1", "e2", "nope"]),
+            st.dictionaries(st.sampled_from([*"xndspkfuei", "q", "a b"]), _BUILD_VALUES),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    script_name=st.sampled_from(["/", "", "/api", "/api/", "/a b", "//x/"]),
+    scheme=st.sampled_from(["http", "https", "ws", "wss", ""]),
+    sort=st.sampled_from([False] * 5 + [True]),
+)
+def test_build_url_agrees_with_werkzeugs_build(
+    rules: list[Any], calls: list[Any], script_name: str, scheme: str, sort: bool
+) -> None:
+    url_map = _build_map(rules, sort)
+    adapter = url_map.bind("Example.org:8080", script_name, url_scheme=scheme)
+    assert isinstance(adapter, RuleMapAdapter)
+    for endpoint, values, external in calls * 2:  # twice: the second time through the remembered texts
+        assert _both(adapter, endpoint, values, external), ([rule.rule for rule in url_map.iter_rules()], values)
+
+
+def _both(adapter: RuleMapAdapter, endpoint: str, values: dict[str, Any], external: bool) -> bool:
+    """Whether build_url and Werkzeug's build give the same URL or the same error."""
+    expected = _outcome(lambda: MapAdapter.build(adapter, endpoint, dict(values), force_external=external))
+    return _outcome(lambda: adapter.build_url(endpoint, dict(values), external)) == expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "values"),
+    [
+        ("/<path:p>", {"p": "//a/b"}),  # Werkzeug strips the leading slashes a value brings
+        ("/<path:p>", {"p": "/"}),
+        ("/<x>/", {"x": "/", "q": "?"}),
+        ("/a b/<any(red, 'b l'):k>", {"k": "b l"}),
+        ("/<any(red):k>", {"k": "blue"}),  # AnyConverter's ValueError, as it is
+        ("/<int:n>", {"n": "x"}),
+        ("/<int:n>", {"n": True}),
+        ("/<x>", {"x": 1.5, "y": b"\xff", "z": [None, "a&b"], "w": None}),
+        ("/<x>", {"x": "\ud800"}),  # a lone surrogate: the same UnicodeEncodeError
+    ],
+)
+def test_build_url_agrees_with_werkzeug_on_values_that_need_care(rule: str, values: dict[str, Any]) -> None:
+    url_map = RuleMap([Rule(rule, endpoint="e")])
+    for script_name in ["/", "/api//"]:
+        adapter = url_map.bind("localhost", script_name)
+        assert _both(adapter, "e", values, False) and _both(adapter, "e", values, True)
+
+
+def test_build_url_answers_common_rules_itself_and_follows_rules_added_later() -> None:
+    url_map = RuleMap()
+    url_map.add(Rule("/users/<int:uid>/posts/<slug>", endpoint="post"))
+    adapter = url_map.bind("localhost", "/app")
+    url = adapter.build_url("post", {"uid": 3, "slug": "a b", "page": [1, 2]})
+    assert url == "/app/users/3/posts/a%20b?page=1&page=2"
+    assert "post" in url_map.builders  # compiled, not left to Werkzeug
+    url_map.add(Rule("/p/<int:uid>/<slug>", endpoint="post", methods=["GET"]))
+    assert url_map.builders == {}
+    assert adapter.build_url("post", {"uid": 3, "slug": "x"}, external=True) == "http://localhost/app/users/3/posts/x"
+    assert _both(adapter, "post", {"uid": 3, "slug": "x"}, False)
+
+
+def test_url_for_is_build_url_with_keywords(app: App) -> None:
+    @app.get("/items/<int:n>")
+    def item(n: int) -> str:
+        return url_for("item", n=n, _anchor="top", q="a b")
+
+    assert app.url_for("item", n=2, _external=True) == "http://localhost/items/2"
+    assert app.build_url("item", {"n": 2}, anchor="x") == "/items/2#x"
+    assert TestClient(app).get("/items/4").get_data(as_text=True) == "/items/4?q=a+b#top"
+    with pytest.raises(BuildError, match="Could not build url for endpoint 'item'"):
+        app.url_for("item")
