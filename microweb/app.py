@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import traceback
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -49,7 +50,7 @@ from .http import (
 )
 from .resources import Resource
 from .routing import RouteIndex, RuleMap
-from .scaffold import Scaffold
+from .scaffold import HookChain, Scaffold
 from .sessions import SessionCookie
 from .wrappers import HTML, JSON, Request, Response
 
@@ -150,8 +151,10 @@ class App(Scaffold):
         self.blueprints: dict[str, Blueprint] = {}
         #: The dotted name of the blueprint each blueprint endpoint belongs to.
         self.endpoint_blueprints: dict[str, str] = {}
-        # The scopes whose hooks and error handlers apply, app first, by blueprint (None: the app's own).
-        self._scopes: dict[str | None, list[Scaffold]] = {None: [self]}
+        # The scopes whose hooks and error handlers apply, innermost first, by blueprint (None: the app's own).
+        self._scopes: dict[str | None, tuple[Scaffold, ...]] = {None: (self,)}
+        #: The :class:`~microweb.scaffold.HookChain` of each endpoint (None: a request no rule matched).
+        self.hook_chains = HookChains(self)
         # Precomputed at registration so a request does as little as possible:
         self._routes: RouteIndex | None = None
         self._standard_pages: dict[type[HTTPException], bytes] = {}
@@ -268,8 +271,9 @@ class App(Scaffold):
         own_prefix = blueprint.url_prefix if url_prefix is None else url_prefix
         prefix = normalise_prefix(join_paths(parent[1] if parent else "", own_prefix or ""))
         self.blueprints[dotted] = blueprint
-        self._scopes[dotted] = [*self._scopes[parent[0] if parent else None], blueprint]
+        self._scopes[dotted] = (blueprint, *self._scopes[parent[0] if parent else None])
         blueprint.registered(self, dotted, prefix)
+        self.hooks_changed()
         if blueprint.static_folder is not None:
             folder = os.path.join(_module_dir(blueprint.import_name), blueprint.static_folder)
             static_view = functools.partial(self.send_static_file, folder)
@@ -294,6 +298,15 @@ class App(Scaffold):
         full_endpoint = f"{blueprint}.{endpoint or view_func.__name__}"
         self.add_route(join_paths(prefix, rule), view_func, methods, full_endpoint, **options)
         self.endpoint_blueprints[full_endpoint] = blueprint
+        self.hook_chains.pop(full_endpoint, None)
+
+    def hook_chain(self, blueprint: str | None) -> HookChain:
+        """The hooks that apply to the views of ``blueprint`` (a dotted name; None: the app's own), flattened."""
+        return HookChain(blueprint, self._scopes[blueprint])
+
+    def hooks_changed(self) -> None:
+        """A hook of the app or of one of its blueprints changed: the hook chains are made again when next needed."""
+        self.hook_chains.clear()
 
     def _mounted(self, environ: WSGIEnvironment) -> WSGIApplication | None:
         """The mounted app for this request (its prefix moved to SCRIPT_NAME), or None for this app."""
@@ -427,11 +440,10 @@ class App(Scaffold):
         if environ.get("CONTENT_LENGTH") and config["MAX_CONTENT_LENGTH"] is not None:
             self._check_content_length(environ)
         self.match_request(ctx)
-        for scope in self._scopes[ctx.blueprint]:  # the app's hooks, then each blueprint's from the outermost in
-            for before in scope.before_request_funcs:
-                rv = before()
-                if rv is not None:
-                    return rv
+        for before in ctx.hooks.before:  # the app's hooks, then each blueprint's from the outermost in
+            rv = before()
+            if rv is not None:
+                return rv
         return None
 
     def dispatch_request(self, ctx: RequestContext) -> Any:
@@ -470,8 +482,7 @@ class App(Scaffold):
             routes = self._routes = RouteIndex(self.url_map, self._explicit_head)
         static = routes.static.get(path)
         if static is not None and method in static:
-            endpoint = static[method]  # view_args: a dict of its own, hooks may write into it
-            ctx.matched(endpoint, {}, self.endpoint_blueprints.get(endpoint) if self.blueprints else None)
+            ctx.matched(static[method], {})  # view_args: a dict of its own, hooks may write into it
             return
         found: tuple[Rule, Mapping[str, Any]] | None = routes.match(path, method) if static is None else None
         if found is None:
@@ -485,7 +496,7 @@ class App(Scaffold):
         endpoint = cast(str, rule.endpoint)
         if method == "HEAD" and rule.rule in self._explicit_head:
             endpoint = self._explicit_head[rule.rule]
-        ctx.matched(endpoint, dict(view_args), self.endpoint_blueprints.get(endpoint) if self.blueprints else None)
+        ctx.matched(endpoint, dict(view_args))
 
     def make_response(self, rv: Any) -> BaseResponse:
         """Turn what a view, a hook or an error handler returned into a response: the one place that does.
@@ -534,9 +545,8 @@ class App(Scaffold):
         The after hooks of the innermost blueprint run first and the app's last; within one
         scope, in the order they were registered.
         """
-        for scope in reversed(self._scopes[ctx.blueprint]):
-            for after in scope.after_request_funcs:
-                response = after(response)
+        for after in ctx.hooks.after:
+            response = after(response)
         session = ctx.session_loaded
         if session is not None:
             self.session_cookie.save(session, response, ctx.environ)
@@ -562,12 +572,11 @@ class App(Scaffold):
 
         In the order of the after hooks: the innermost blueprint's first, the app's last.
         """
-        for scope in reversed(self._scopes[ctx.blueprint]):
-            for teardown in scope.teardown_request_funcs:
-                try:
-                    teardown(ctx.error)
-                except Exception as exc:
-                    self.logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
+        for teardown in ctx.hooks.teardown:
+            try:
+                teardown(ctx.error)
+            except Exception as exc:
+                self.logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
 
     # ------------------------------------------------------------ errors
 
@@ -610,7 +619,7 @@ class App(Scaffold):
         In each scope, a handler for ``exc``'s status code, else for the closest class in its MRO.
         An unmatched URL's 404 or 405 has no blueprint: the app's handlers answer it.
         """
-        for scope in reversed(self._scopes[blueprint]):
+        for scope in self._scopes[blueprint]:
             handler = scope.error_handler_in_scope(exc)
             if handler is not None:
                 return handler
@@ -703,6 +712,37 @@ class App(Scaffold):
         if debug is not None:
             self.debug = debug
         run(self, server=server, host=host, port=port, allow_remote_debug=allow_remote_debug, **options)
+
+
+class HookChains(dict[str | None, HookChain]):
+    """The :class:`~microweb.scaffold.HookChain` of each endpoint (None: no rule matched), made on first use.
+
+    PERF: a request finds its hooks with one lookup, whatever scope they were registered in.
+    The endpoints of one blueprint share its chain. Emptied when a hook or a blueprint is added.
+    """
+
+    __slots__ = ("_app", "_by_blueprint")
+
+    def __init__(self, app: App) -> None:
+        super().__init__()
+        self._app = weakref.ref(app)  # weak: no cycle between the app and its own table
+        self._by_blueprint: dict[str | None, HookChain] = {}
+
+    def __missing__(self, endpoint: str | None) -> HookChain:
+        app = self._app()
+        if app is None:
+            raise RuntimeError("The app of these hook chains no longer exists.")
+        blueprint = app.endpoint_blueprints.get(endpoint) if endpoint is not None else None
+        chain = self._by_blueprint.get(blueprint)
+        if chain is None:
+            chain = self._by_blueprint[blueprint] = app.hook_chain(blueprint)
+        self[endpoint] = chain
+        return chain
+
+    def clear(self) -> None:
+        """Forget every chain (they are made again when next needed)."""
+        super().clear()
+        self._by_blueprint.clear()
 
 
 # A path segment (after "/" or "\\", Windows' separator, or at the start) that starts with a dot.

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import WSGIEnvironment
 
+    from .scaffold import HookChain
     from .sessions import Session, SessionCookie
     from .wrappers import Request, Response
 
@@ -66,6 +67,8 @@ class ContextApp(Protocol):
     def root_path(self) -> str: ...
     @property
     def response_class(self) -> type[Response]: ...
+    @property
+    def hook_chains(self) -> Mapping[str | None, HookChain]: ...
     def do_teardown_request(self, ctx: RequestContext) -> None: ...
     def url_for(self, endpoint: str, /, **values: Any) -> str: ...
 
@@ -114,6 +117,7 @@ class RequestContext:
         "endpoint",
         "view_args",
         "blueprint",
+        "hooks",
         "url_adapter",
         "routing_error",
         "error",
@@ -137,6 +141,8 @@ class RequestContext:
         self.view_args: dict[str, Any] | None = None
         #: The dotted name of the blueprint whose view matched, or None.
         self.blueprint: str | None = None
+        #: The hooks that apply to this request: the matched endpoint's, the app's own until then.
+        self.hooks: HookChain = app.hook_chains[None]
         #: The MapAdapter bound to this request, once one was needed.
         self.url_adapter: MapAdapter | None = None
         #: The 404, 405 or redirect matching raised, kept for after the before hooks.
@@ -197,11 +203,12 @@ class RequestContext:
             g = self._g = self.app.g_class()
         return g
 
-    def matched(self, endpoint: str, view_args: dict[str, Any] | None, blueprint: str | None = None) -> None:
-        """Record what matched; ``view_args`` becomes this request's own (hooks may change it)."""
+    def matched(self, endpoint: str, view_args: dict[str, Any] | None) -> None:
+        """Record what matched, and the hooks that apply to it; ``view_args`` becomes this request's own."""
         self.endpoint = endpoint
         self.view_args = view_args
-        self.blueprint = blueprint
+        hooks = self.hooks = self.app.hook_chains[endpoint]
+        blueprint = self.blueprint = hooks.blueprint
         req = self._request
         if req is not None:  # a hook that ran before matching built it
             req.endpoint, req.view_args, req.blueprint = endpoint, view_args, blueprint
