@@ -407,7 +407,7 @@ class App(Scaffold):
             if not streamed:  # the request ends before its body goes out; a stream's ends when it is closed
                 response = self.end_request(ctx, response)
             body = response(environ, start_response)
-            return StreamedBody(ctx, body) if streamed else body
+            return StreamedBody(ctx, body, response) if streamed else body
         except BaseException as exc:
             # SystemExit (a gunicorn sync worker's timeout), KeyboardInterrupt, a start_response that raised:
             # not for a 500 page, they go on to the server, but the resources and teardown hooks still run.

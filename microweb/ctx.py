@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.routing import MapAdapter
 
+from ._werkzeug import encoded_source
 from .http import describe_request
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.wrappers import Response as BaseResponse
 
     from .scaffold import HookChain
     from .sessions import Session, SessionCookie
@@ -302,26 +304,34 @@ class StreamedBody:
     its own. The resources are finalized when the last chunk has been produced, before the
     server ends the body: a failed commit then reaches the server as an exception, so a
     chunked response goes without its last chunk.
+
+    ``body`` is what the response's ``__call__`` returned; when that is Werkzeug's own
+    wrapping of the view's iterable, the view's iterable is read directly (str chunks
+    encoded as Werkzeug would) and ``body`` is only closed.
     """
 
-    def __init__(self, ctx: RequestContext, body: Iterable[bytes]) -> None:
+    def __init__(self, ctx: RequestContext, body: Iterable[bytes], response: BaseResponse | None = None) -> None:
         self.ctx = ctx
         self.body = body
-        self.iterator = iter(body)
+        source = None if response is None else encoded_source(response, body)
+        #: Whether chunks come straight from the view, so str ones must be encoded here.
+        self.encodes = source is not None
+        self.iterator: Iterator[str | bytes] = iter(body if source is None else source)
         self.complete = False
         self.closed = False
         # PERF: one copy now (the request context is current), entered per chunk in C, not pushed in Python.
         self.context = copy_context()
+        self.run = self.context.run
 
     def __iter__(self) -> StreamedBody:
         return self
 
     def __next__(self) -> bytes:
         try:
-            return self.context.run(next, self.iterator)
+            chunk = self.run(next, self.iterator)
         except StopIteration:
             self.complete = True
-            failure = self.context.run(self.ctx.close_resources)
+            failure = self.run(self.ctx.close_resources)
             if failure is not None:
                 raise failure from None  # already logged
             raise
@@ -331,6 +341,9 @@ class StreamedBody:
             ctx.error = exc
             ctx.app.logger.error("Exception while streaming %s", ctx.describe(), exc_info=exc)
             raise
+        if self.encodes and isinstance(chunk, str):
+            return chunk.encode()
+        return chunk  # type: ignore[return-value]
 
     def close(self) -> None:
         """End the request: the server is done with the body (sent, or given up on)."""
