@@ -128,7 +128,7 @@ class RequestContext:
         "flashes",
         "ended",
         "_request",
-        "_session",
+        "session_loaded",
         "_g",
         "_tokens",
         "_resources_closed",
@@ -160,7 +160,8 @@ class RequestContext:
         #: Whether the request has ended (see :meth:`end`).
         self.ended = False
         self._request: Request | None = None
-        self._session: Session | None = None
+        #: The session if this request used it, else None (nothing to save).
+        self.session_loaded: Session | None = None
         self._g: G | None = None
         self._tokens: list[Token[RequestContext]] = []
         self._resources_closed = False
@@ -186,16 +187,11 @@ class RequestContext:
     @property
     def session(self) -> Session:
         """The session, read from its cookie on first use."""
-        session = self._session
+        session = self.session_loaded
         if session is None:
             cookie = self.app.session_cookie
-            session = self._session = cookie.load(self.request.cookies.get(cookie.name))
+            session = self.session_loaded = cookie.load(self.request.cookies.get(cookie.name))
         return session
-
-    @property
-    def session_loaded(self) -> Session | None:
-        """The session if this request used it, else None (nothing to save)."""
-        return self._session
 
     @property
     def g(self) -> G:
