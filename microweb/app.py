@@ -513,15 +513,18 @@ class App(Scaffold):
             return self.response_class.of(rv.encode(), HTML)
         if kind is dict:
             return self.response_class.of(dump_json(rv), JSON)
-        body, status, headers = _unpack(rv)
-        response = self._body_response(body)
-        if status is not None:
-            response.status = status
-        if headers:
-            # Checked first: Werkzeug refuses a CR or LF too, but without saying in which header.
-            pairs = headers.items() if isinstance(headers, Mapping) else headers
-            check_headers(response.status, [(str(name), str(value)) for name, value in pairs])
-            response.headers.update(headers)
+        if isinstance(rv, BaseResponse):  # as it is (no tuple to unpack, no body to wrap)
+            response = rv
+        else:
+            body, status, headers = _unpack(rv)
+            response = self._body_response(body)
+            if status is not None:
+                response.status = status
+            if headers:
+                # Checked first: Werkzeug refuses a CR or LF too, but without saying in which header.
+                pairs = headers.items() if isinstance(headers, Mapping) else headers
+                check_headers(response.status, [(str(name), str(value)) for name, value in pairs])
+                response.headers.update(headers)
         if response.status_code == 204:  # no content, so no content type (PEP 3333 validators insist)
             del response.headers["Content-Type"]
         return response
