@@ -34,7 +34,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import get_host
 
 from .blueprints import Blueprint, join_paths
-from .config import SETTING_CHECKS, Config
+from .config import SETTING_CHECKS, Config, RequestSettings
 from .ctx import G, RequestContext, StreamedBody, context_var, current_context
 from .helpers import send_from_directory
 from .http import (
@@ -141,6 +141,8 @@ class App(Scaffold):
         }
         #: The settings (a :class:`~microweb.config.Config`): checked as they are set, read on every request.
         self.config = Config(self.root_path, defaults, settings=defaults, checks=SETTING_CHECKS)
+        #: The settings each request reads, made again from :attr:`config` when it has changed.
+        self.request_settings = RequestSettings(self.config)
         #: The app's logger: ``microweb.<import_name>``, or ``microweb`` itself for an app in ``__main__``.
         self.logger = logging.getLogger("microweb" if import_name == "__main__" else f"microweb.{import_name}")
         self.templates = templates
@@ -434,10 +436,12 @@ class App(Scaffold):
         Returns the first before hook's non-None value (the response), else None.
         """
         environ = ctx.environ
-        config = self.config
-        if config["TRUSTED_HOSTS"]:
-            check_trusted_host(environ, config["TRUSTED_HOSTS"])  # a 400 before anything uses the Host
-        if environ.get("CONTENT_LENGTH") and config["MAX_CONTENT_LENGTH"] is not None:
+        settings = self.request_settings
+        if settings.version != self.config.version:
+            settings = self.request_settings = RequestSettings(self.config)
+        if settings.trusted_hosts:
+            check_trusted_host(environ, settings.trusted_hosts)  # a 400 before anything uses the Host
+        if settings.max_content_length is not None and environ.get("CONTENT_LENGTH"):
             self._check_content_length(environ)
         self.match_request(ctx)
         for before in ctx.hooks.before:  # the app's hooks, then each blueprint's from the outermost in

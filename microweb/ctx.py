@@ -17,6 +17,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.routing import MapAdapter
 
 from ._werkzeug import encoded_source
+from .config import RequestSettings
 from .http import describe_request
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.wrappers import Response as BaseResponse
 
+    from .config import Config
     from .scaffold import HookChain
     from .sessions import Session, SessionCookie
     from .wrappers import Request, Response
@@ -54,7 +56,9 @@ class ContextApp(Protocol):
     """What a request context needs of its app (the App; a protocol, so that this module need not import it)."""
 
     @property
-    def config(self) -> Mapping[str, Any]: ...
+    def config(self) -> Config: ...
+    @property
+    def request_settings(self) -> RequestSettings: ...
     @property
     def templates(self) -> Callable[[str, dict[str, Any]], str] | None: ...
     @property
@@ -174,11 +178,13 @@ class RequestContext:
         req = self._request
         if req is None:
             app = self.app
-            config = app.config
+            settings = app.request_settings
+            if settings.version != app.config.version:  # changed since the request started
+                settings = RequestSettings(app.config)
             req = self._request = app.request_class(self.environ)
-            req.max_content_length = config["MAX_CONTENT_LENGTH"]
-            req.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
-            req.max_form_parts = config["MAX_FORM_PARTS"]
+            req.max_content_length = settings.max_content_length
+            req.max_form_memory_size = settings.max_form_memory_size
+            req.max_form_parts = settings.max_form_parts
             req.endpoint = self.endpoint
             req.view_args = self.view_args
             req.blueprint = self.blueprint
