@@ -8,12 +8,14 @@ them. A new Werkzeug minor version means reading these functions again.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from inspect import GEN_CREATED, getgeneratorstate
 from typing import Any
 
 from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.routing import BaseConverter, Rule
 from werkzeug.wrappers import Response
-from werkzeug.wsgi import LimitedStream
+from werkzeug.wrappers.response import _iter_encoded
+from werkzeug.wsgi import ClosingIterator, LimitedStream
 
 #: The prefix of the regex groups Werkzeug's compiled rule parts give their converters' values.
 _GROUP_PREFIX = "__werkzeug_"
@@ -46,6 +48,26 @@ def converter_groups(group_names: Iterable[str]) -> list[str]:
     """The names of a part regex's converter groups, in the order of the rule's converters."""
     groups = [name for name in group_names if name.startswith(_GROUP_PREFIX)]
     return sorted(groups, key=lambda name: int(name[len(_GROUP_PREFIX) :]))
+
+
+def encoded_source(response: Response, body: Iterable[bytes]) -> Iterable[str | bytes] | None:
+    """The view's iterable behind ``body``, if ``body`` is Werkzeug's own wrapping of it; else None.
+
+    That is ``get_app_iter``'s ``ClosingIterator`` over ``_iter_encoded(response.response)``
+    that closes ``response``: iterating ``response.response`` and encoding its str chunks
+    gives the same bytes. PERF: a streamed chunk then skips two Python frames (the
+    iterator's ``__next__`` and the encoding generator). Read from ``_callbacks`` (the
+    encoding generator's close, then the response's) and that generator's code object.
+    """
+    if type(body) is not ClosingIterator or type(response).iter_encoded is not Response.iter_encoded:
+        return None
+    callbacks = body._callbacks
+    if len(callbacks) != 2 or callbacks[1] != response.close:
+        return None
+    encoder: Any = getattr(callbacks[0], "__self__", None)
+    if getattr(encoder, "gi_code", None) is not _iter_encoded.__code__ or getgeneratorstate(encoder) != GEN_CREATED:
+        return None  # not Werkzeug's encoder, or it has started: a chunk may be in it already
+    return response.response
 
 
 def headers_of(pairs: list[tuple[str, str]]) -> Headers:

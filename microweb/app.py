@@ -18,8 +18,9 @@ import os
 import re
 import sys
 import traceback
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.exceptions import (
     HTTPException,
@@ -33,7 +34,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import get_host
 
 from .blueprints import Blueprint, join_paths
-from .config import SETTING_CHECKS, Config
+from .config import SETTING_CHECKS, Config, RequestSettings
 from .ctx import G, RequestContext, StreamedBody, context_var, current_context
 from .helpers import send_from_directory
 from .http import (
@@ -49,7 +50,7 @@ from .http import (
 )
 from .resources import Resource
 from .routing import RouteIndex, RuleMap, RuleMapAdapter
-from .scaffold import Scaffold
+from .scaffold import HookChain, Scaffold
 from .sessions import SessionCookie
 from .wrappers import HTML, JSON, Request, Response, fast_json
 
@@ -143,6 +144,8 @@ class App(Scaffold):
         }
         #: The settings (a :class:`~microweb.config.Config`): checked as they are set, read on every request.
         self.config = Config(self.root_path, defaults, settings=defaults, checks=SETTING_CHECKS)
+        #: The settings each request reads, made again from :attr:`config` when it has changed.
+        self.request_settings = RequestSettings(self.config)
         #: The app's logger: ``microweb.<import_name>``, or ``microweb`` itself for an app in ``__main__``.
         self.logger = logging.getLogger("microweb" if import_name == "__main__" else f"microweb.{import_name}")
         self.templates = templates
@@ -153,8 +156,10 @@ class App(Scaffold):
         self.blueprints: dict[str, Blueprint] = {}
         #: The dotted name of the blueprint each blueprint endpoint belongs to.
         self.endpoint_blueprints: dict[str, str] = {}
-        # The scopes whose hooks and error handlers apply, app first, by blueprint (None: the app's own).
-        self._scopes: dict[str | None, list[Scaffold]] = {None: [self]}
+        # The scopes whose hooks and error handlers apply, innermost first, by blueprint (None: the app's own).
+        self._scopes: dict[str | None, tuple[Scaffold, ...]] = {None: (self,)}
+        #: The :class:`~microweb.scaffold.HookChain` of each endpoint (None: a request no rule matched).
+        self.hook_chains = HookChains(self)
         # Precomputed at registration so a request does as little as possible:
         self._routes: RouteIndex | None = None
         self._standard_pages: dict[type[HTTPException], bytes] = {}
@@ -271,8 +276,9 @@ class App(Scaffold):
         own_prefix = blueprint.url_prefix if url_prefix is None else url_prefix
         prefix = normalise_prefix(join_paths(parent[1] if parent else "", own_prefix or ""))
         self.blueprints[dotted] = blueprint
-        self._scopes[dotted] = [*self._scopes[parent[0] if parent else None], blueprint]
+        self._scopes[dotted] = (blueprint, *self._scopes[parent[0] if parent else None])
         blueprint.registered(self, dotted, prefix)
+        self.hooks_changed()
         if blueprint.static_folder is not None:
             folder = os.path.join(_module_dir(blueprint.import_name), blueprint.static_folder)
             static_view = functools.partial(self.send_static_file, folder)
@@ -297,6 +303,15 @@ class App(Scaffold):
         full_endpoint = f"{blueprint}.{endpoint or view_func.__name__}"
         self.add_route(join_paths(prefix, rule), view_func, methods, full_endpoint, **options)
         self.endpoint_blueprints[full_endpoint] = blueprint
+        self.hook_chains.pop(full_endpoint, None)
+
+    def hook_chain(self, blueprint: str | None) -> HookChain:
+        """The hooks that apply to the views of ``blueprint`` (a dotted name; None: the app's own), flattened."""
+        return HookChain(blueprint, self._scopes[blueprint])
+
+    def hooks_changed(self) -> None:
+        """A hook of the app or of one of its blueprints changed: the hook chains are made again when next needed."""
+        self.hook_chains.clear()
 
     def _mounted(self, environ: WSGIEnvironment) -> WSGIApplication | None:
         """The mounted app for this request (its prefix moved to SCRIPT_NAME), or None for this app."""
@@ -405,7 +420,7 @@ class App(Scaffold):
             if not streamed:  # the request ends before its body goes out; a stream's ends when it is closed
                 response = self.end_request(ctx, response)
             body = response(environ, start_response)
-            return StreamedBody(ctx, body) if streamed else body
+            return StreamedBody(ctx, body, response) if streamed else body
         except BaseException as exc:
             # SystemExit (a gunicorn sync worker's timeout), KeyboardInterrupt, a start_response that raised:
             # not for a 500 page, they go on to the server, but the resources and teardown hooks still run.
@@ -432,24 +447,26 @@ class App(Scaffold):
         Returns the first before hook's non-None value (the response), else None.
         """
         environ = ctx.environ
-        config = self.config
-        if config["TRUSTED_HOSTS"]:
-            check_trusted_host(environ, config["TRUSTED_HOSTS"])  # a 400 before anything uses the Host
-        if environ.get("CONTENT_LENGTH") and config["MAX_CONTENT_LENGTH"] is not None:
+        settings = self.request_settings
+        if settings.version != self.config.version:
+            settings = self.request_settings = RequestSettings(self.config)
+        if settings.trusted_hosts:
+            check_trusted_host(environ, settings.trusted_hosts)  # a 400 before anything uses the Host
+        if settings.max_content_length is not None and environ.get("CONTENT_LENGTH"):
             self._check_content_length(environ)
         self.match_request(ctx)
-        for scope in self._scopes[ctx.blueprint]:  # the app's hooks, then each blueprint's from the outermost in
-            for before in scope.before_request_funcs:
-                rv = before()
-                if rv is not None:
-                    return rv
+        for before in ctx.hooks.before:  # the app's hooks, then each blueprint's from the outermost in
+            rv = before()
+            if rv is not None:
+                return rv
         return None
 
     def dispatch_request(self, ctx: RequestContext) -> Any:
         """Call the matched view with the URL's values; raise the 404, 405 or redirect if none matched."""
         if ctx.routing_error is not None:
             raise ctx.routing_error
-        endpoint = cast(str, ctx.endpoint)
+        endpoint = ctx.endpoint
+        assert endpoint is not None  # PERF: not typing.cast, a function call
         if ctx.environ["REQUEST_METHOD"] == "OPTIONS" and endpoint not in self._no_auto_options:
             allowed = self.url_adapter(ctx).allowed_methods(path_info(ctx.environ))
             return self.response_class(status=200, headers={"Allow": ", ".join(sorted(allowed))})
@@ -481,8 +498,7 @@ class App(Scaffold):
             routes = self._routes = RouteIndex(self.url_map, self._explicit_head)
         static = routes.static.get(path)
         if static is not None and method in static:
-            endpoint = static[method]  # view_args: a dict of its own, hooks may write into it
-            ctx.matched(endpoint, {}, self.endpoint_blueprints.get(endpoint) if self.blueprints else None)
+            ctx.matched(static[method], {})  # view_args: a dict of its own, hooks may write into it
             return
         found: tuple[Rule, Mapping[str, Any]] | None = routes.match(path, method) if static is None else None
         if found is None:
@@ -493,10 +509,10 @@ class App(Scaffold):
                 ctx.routing_error = exc
                 return
         rule, view_args = found
-        endpoint = cast(str, rule.endpoint)
+        endpoint: str = rule.endpoint
         if method == "HEAD" and rule.rule in self._explicit_head:
             endpoint = self._explicit_head[rule.rule]
-        ctx.matched(endpoint, dict(view_args), self.endpoint_blueprints.get(endpoint) if self.blueprints else None)
+        ctx.matched(endpoint, dict(view_args))
 
     def make_response(self, rv: Any) -> BaseResponse:
         """Turn what a view, a hook or an error handler returned into a response: the one place that does.
@@ -512,17 +528,18 @@ class App(Scaffold):
             return self.response_class.of(rv.encode(), HTML)
         if kind is dict:
             return self.response_class.of(dump_json(rv), JSON)
-        if kind is self.response_class and rv.status_code != 204:  # a view's own Response, as it is
-            return cast(BaseResponse, rv)
-        body, status, headers = _unpack(rv)
-        response = self._body_response(body)
-        if status is not None:
-            response.status = status
-        if headers:
-            # Checked first: Werkzeug refuses a CR or LF too, but without saying in which header.
-            pairs = headers.items() if isinstance(headers, Mapping) else headers
-            check_headers(response.status, [(str(name), str(value)) for name, value in pairs])
-            response.headers.update(headers)
+        if isinstance(rv, BaseResponse):  # as it is (no tuple to unpack, no body to wrap)
+            response = rv
+        else:
+            body, status, headers = _unpack(rv)
+            response = self._body_response(body)
+            if status is not None:
+                response.status = status
+            if headers:
+                # Checked first: Werkzeug refuses a CR or LF too, but without saying in which header.
+                pairs = headers.items() if isinstance(headers, Mapping) else headers
+                check_headers(response.status, [(str(name), str(value)) for name, value in pairs])
+                response.headers.update(headers)
         if response.status_code == 204:  # no content, so no content type (PEP 3333 validators insist)
             del response.headers["Content-Type"]
         return response
@@ -547,9 +564,8 @@ class App(Scaffold):
         The after hooks of the innermost blueprint run first and the app's last; within one
         scope, in the order they were registered.
         """
-        for scope in reversed(self._scopes[ctx.blueprint]):
-            for after in scope.after_request_funcs:
-                response = after(response)
+        for after in ctx.hooks.after:
+            response = after(response)
         session = ctx.session_loaded
         if session is not None:
             self.session_cookie.save(session, response, ctx.environ)
@@ -559,7 +575,7 @@ class App(Scaffold):
             if problem is not None:
                 raise refused(problem)
         else:
-            check_headers(response.status, response.headers.items())
+            check_headers(response.status, response.headers)  # PERF: its own iterator, not items()'s generator
         return response
 
     def end_request(self, ctx: RequestContext, response: BaseResponse) -> BaseResponse:
@@ -575,12 +591,11 @@ class App(Scaffold):
 
         In the order of the after hooks: the innermost blueprint's first, the app's last.
         """
-        for scope in reversed(self._scopes[ctx.blueprint]):
-            for teardown in scope.teardown_request_funcs:
-                try:
-                    teardown(ctx.error)
-                except Exception as exc:
-                    self.logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
+        for teardown in ctx.hooks.teardown:
+            try:
+                teardown(ctx.error)
+            except Exception as exc:
+                self.logger.error("Exception in teardown hook %r on %s", teardown, ctx.describe(), exc_info=exc)
 
     # ------------------------------------------------------------ errors
 
@@ -598,7 +613,11 @@ class App(Scaffold):
             exc = InternalServerError(original_exception=exc)
             handler = self.error_handler_for(exc, ctx.blueprint)
         try:
-            rv = handler(exc) if handler is not None else self.error_page(cast(HTTPException, exc))
+            if handler is not None:
+                rv = handler(exc)
+            else:
+                assert isinstance(exc, HTTPException)  # any other became a 500 above
+                rv = self.error_page(exc)
             return self.finalize_request(ctx, rv)
         except Exception as handler_exc:
             self.logger.error("Exception while handling an error on %s", ctx.describe(), exc_info=handler_exc)
@@ -623,7 +642,7 @@ class App(Scaffold):
         In each scope, a handler for ``exc``'s status code, else for the closest class in its MRO.
         An unmatched URL's 404 or 405 has no blueprint: the app's handlers answer it.
         """
-        for scope in reversed(self._scopes[blueprint]):
+        for scope in self._scopes[blueprint]:
             handler = scope.error_handler_in_scope(exc)
             if handler is not None:
                 return handler
@@ -716,6 +735,37 @@ class App(Scaffold):
         if debug is not None:
             self.debug = debug
         run(self, server=server, host=host, port=port, allow_remote_debug=allow_remote_debug, **options)
+
+
+class HookChains(dict[str | None, HookChain]):
+    """The :class:`~microweb.scaffold.HookChain` of each endpoint (None: no rule matched), made on first use.
+
+    PERF: a request finds its hooks with one lookup, whatever scope they were registered in.
+    The endpoints of one blueprint share its chain. Emptied when a hook or a blueprint is added.
+    """
+
+    __slots__ = ("_app", "_by_blueprint")
+
+    def __init__(self, app: App) -> None:
+        super().__init__()
+        self._app = weakref.ref(app)  # weak: no cycle between the app and its own table
+        self._by_blueprint: dict[str | None, HookChain] = {}
+
+    def __missing__(self, endpoint: str | None) -> HookChain:
+        app = self._app()
+        if app is None:
+            raise RuntimeError("The app of these hook chains no longer exists.")
+        blueprint = app.endpoint_blueprints.get(endpoint) if endpoint is not None else None
+        chain = self._by_blueprint.get(blueprint)
+        if chain is None:
+            chain = self._by_blueprint[blueprint] = app.hook_chain(blueprint)
+        self[endpoint] = chain
+        return chain
+
+    def clear(self) -> None:
+        """Forget every chain (they are made again when next needed)."""
+        super().clear()
+        self._by_blueprint.clear()
 
 
 # A path segment (after "/" or "\\", Windows' separator, or at the start) that starts with a dot.

@@ -35,6 +35,8 @@ class Registrar(Protocol):
         parent: tuple[str, str] | None = None,
     ) -> None: ...
 
+    def hooks_changed(self) -> None: ...
+
 
 class Blueprint(Scaffold):
     """A set of routes, hooks and error handlers that an app takes in with :meth:`App.register_blueprint`.
@@ -99,6 +101,11 @@ class Blueprint(Scaffold):
     def registered(self, app: Registrar, dotted: str, prefix: str) -> None:
         """Note that ``app`` took this blueprint in as ``dotted`` under ``prefix`` (from ``App.register_blueprint``)."""
         self._registrations.append((weakref.ref(app), dotted, prefix))
+
+    def hooks_changed(self) -> None:
+        """A hook of this blueprint changed: the apps it is registered on make their hook chains again."""
+        for app, _dotted, _prefix in self.registrations():
+            app.hooks_changed()
 
     def registrations(self) -> list[tuple[Registrar, str, str]]:
         """The apps this blueprint is registered on (those still alive), with its dotted name and prefix in each."""

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from .sessions import SessionCookie
 
-__all__ = ["Config"]
+__all__ = ["Config", "RequestSettings"]
 
 #: How alike (difflib's ratio) an unknown key and a setting must be for the key to count as a misspelling.
 TYPO_CUTOFF = 0.85
@@ -61,6 +61,10 @@ class Config(dict[str, Any]):
 
     # ------------------------------------------------------------ every write comes here
 
+    #: Counts the changes: what is derived from the settings (:class:`~microweb.config.RequestSettings`)
+    #: is made again when it moves.
+    version = 0
+
     def __setitem__(self, key: str, value: Any) -> None:
         check = self.checks.get(key)
         if check is not None and value is not None:
@@ -68,6 +72,26 @@ class Config(dict[str, Any]):
         elif key not in self.settings and self.settings:
             warn_if_misspelt(key, self.settings)
         super().__setitem__(key, value)
+        self.version += 1
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.version += 1
+
+    def pop(self, key: str, *default: Any) -> Any:
+        """``dict.pop``, counted as a change."""
+        self.version += 1
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        """``dict.popitem``, counted as a change."""
+        self.version += 1
+        return super().popitem()
+
+    def clear(self) -> None:
+        """``dict.clear``, counted as a change."""
+        super().clear()
+        self.version += 1
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         """``dict.update``, through ``__setitem__`` (checked)."""
@@ -168,6 +192,24 @@ class Config(dict[str, Any]):
 
     def __repr__(self) -> str:
         return f"<Config {dict.__repr__(self)}>"
+
+
+class RequestSettings:
+    """The settings every request reads, as they were at one :attr:`microweb.Config.version`.
+
+    PERF: a read of a Config (a dict subclass) costs several times a plain attribute's;
+    the app makes these again when ``config.version`` has moved. A list (``TRUSTED_HOSTS``)
+    is the config's own object, so a change to it in place is seen at once too.
+    """
+
+    __slots__ = ("max_content_length", "max_form_memory_size", "max_form_parts", "trusted_hosts", "version")
+
+    def __init__(self, config: Config) -> None:
+        self.version = config.version
+        self.trusted_hosts: Any = config["TRUSTED_HOSTS"]
+        self.max_content_length: int | None = config["MAX_CONTENT_LENGTH"]
+        self.max_form_memory_size: int | None = config["MAX_FORM_MEMORY_SIZE"]
+        self.max_form_parts: Any = config["MAX_FORM_PARTS"]  # as set: Werkzeug takes it as it is
 
 
 def warn_if_misspelt(key: str, settings: Iterable[str]) -> None:

@@ -15,14 +15,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
+from ._werkzeug import encoded_source
+from .config import RequestSettings
 from .http import describe_request
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.wrappers import Response as BaseResponse
 
+    from .config import Config
     from .routing import RuleMapAdapter
+    from .scaffold import HookChain
     from .sessions import Session, SessionCookie
     from .wrappers import Request, Response
 
@@ -51,7 +56,9 @@ class ContextApp(Protocol):
     """What a request context needs of its app (the App; a protocol, so that this module need not import it)."""
 
     @property
-    def config(self) -> Mapping[str, Any]: ...
+    def config(self) -> Config: ...
+    @property
+    def request_settings(self) -> RequestSettings: ...
     @property
     def templates(self) -> Callable[[str, dict[str, Any]], str] | None: ...
     @property
@@ -66,6 +73,8 @@ class ContextApp(Protocol):
     def root_path(self) -> str: ...
     @property
     def response_class(self) -> type[Response]: ...
+    @property
+    def hook_chains(self) -> Mapping[str | None, HookChain]: ...
     def do_teardown_request(self, ctx: RequestContext) -> None: ...
     def url_for(self, endpoint: str, /, **values: Any) -> str: ...
     def build_url(self, endpoint: str, values: dict[str, Any], external: bool, anchor: str | None) -> str: ...
@@ -115,6 +124,7 @@ class RequestContext:
         "endpoint",
         "view_args",
         "blueprint",
+        "hooks",
         "url_adapter",
         "routing_error",
         "error",
@@ -123,7 +133,7 @@ class RequestContext:
         "flashes",
         "ended",
         "_request",
-        "_session",
+        "session_loaded",
         "_g",
         "_tokens",
         "_resources_closed",
@@ -138,6 +148,8 @@ class RequestContext:
         self.view_args: dict[str, Any] | None = None
         #: The dotted name of the blueprint whose view matched, or None.
         self.blueprint: str | None = None
+        #: The hooks that apply to this request: the matched endpoint's, the app's own until then.
+        self.hooks: HookChain = app.hook_chains[None]
         #: The MapAdapter bound to this request, once one was needed.
         self.url_adapter: RuleMapAdapter | None = None
         #: The 404, 405 or redirect matching raised, kept for after the before hooks.
@@ -153,7 +165,8 @@ class RequestContext:
         #: Whether the request has ended (see :meth:`end`).
         self.ended = False
         self._request: Request | None = None
-        self._session: Session | None = None
+        #: The session if this request used it, else None (nothing to save).
+        self.session_loaded: Session | None = None
         self._g: G | None = None
         self._tokens: list[Token[RequestContext]] = []
         self._resources_closed = False
@@ -166,11 +179,13 @@ class RequestContext:
         req = self._request
         if req is None:
             app = self.app
-            config = app.config
+            settings = app.request_settings
+            if settings.version != app.config.version:  # changed since the request started
+                settings = RequestSettings(app.config)
             req = self._request = app.request_class(self.environ)
-            req.max_content_length = config["MAX_CONTENT_LENGTH"]
-            req.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
-            req.max_form_parts = config["MAX_FORM_PARTS"]
+            req.max_content_length = settings.max_content_length
+            req.max_form_memory_size = settings.max_form_memory_size
+            req.max_form_parts = settings.max_form_parts
             req.endpoint = self.endpoint
             req.view_args = self.view_args
             req.blueprint = self.blueprint
@@ -179,16 +194,11 @@ class RequestContext:
     @property
     def session(self) -> Session:
         """The session, read from its cookie on first use."""
-        session = self._session
+        session = self.session_loaded
         if session is None:
             cookie = self.app.session_cookie
-            session = self._session = cookie.load(self.request.cookies.get(cookie.name))
+            session = self.session_loaded = cookie.load(self.request.cookies.get(cookie.name))
         return session
-
-    @property
-    def session_loaded(self) -> Session | None:
-        """The session if this request used it, else None (nothing to save)."""
-        return self._session
 
     @property
     def g(self) -> G:
@@ -198,11 +208,12 @@ class RequestContext:
             g = self._g = self.app.g_class()
         return g
 
-    def matched(self, endpoint: str, view_args: dict[str, Any] | None, blueprint: str | None = None) -> None:
-        """Record what matched; ``view_args`` becomes this request's own (hooks may change it)."""
+    def matched(self, endpoint: str, view_args: dict[str, Any] | None) -> None:
+        """Record what matched, and the hooks that apply to it; ``view_args`` becomes this request's own."""
         self.endpoint = endpoint
         self.view_args = view_args
-        self.blueprint = blueprint
+        hooks = self.hooks = self.app.hook_chains[endpoint]
+        blueprint = self.blueprint = hooks.blueprint
         req = self._request
         if req is not None:  # a hook that ran before matching built it
             req.endpoint, req.view_args, req.blueprint = endpoint, view_args, blueprint
@@ -296,26 +307,34 @@ class StreamedBody:
     its own. The resources are finalized when the last chunk has been produced, before the
     server ends the body: a failed commit then reaches the server as an exception, so a
     chunked response goes without its last chunk.
+
+    ``body`` is what the response's ``__call__`` returned; when that is Werkzeug's own
+    wrapping of the view's iterable, the view's iterable is read directly (str chunks
+    encoded as Werkzeug would) and ``body`` is only closed.
     """
 
-    def __init__(self, ctx: RequestContext, body: Iterable[bytes]) -> None:
+    def __init__(self, ctx: RequestContext, body: Iterable[bytes], response: BaseResponse | None = None) -> None:
         self.ctx = ctx
         self.body = body
-        self.iterator = iter(body)
+        source = None if response is None else encoded_source(response, body)
+        #: Whether chunks come straight from the view, so str ones must be encoded here.
+        self.encodes = source is not None
+        self.iterator: Iterator[str | bytes] = iter(body if source is None else source)
         self.complete = False
         self.closed = False
         # PERF: one copy now (the request context is current), entered per chunk in C, not pushed in Python.
         self.context = copy_context()
+        self.run = self.context.run
 
     def __iter__(self) -> StreamedBody:
         return self
 
     def __next__(self) -> bytes:
         try:
-            return self.context.run(next, self.iterator)
+            chunk = self.run(next, self.iterator)
         except StopIteration:
             self.complete = True
-            failure = self.context.run(self.ctx.close_resources)
+            failure = self.run(self.ctx.close_resources)
             if failure is not None:
                 raise failure from None  # already logged
             raise
@@ -325,6 +344,9 @@ class StreamedBody:
             ctx.error = exc
             ctx.app.logger.error("Exception while streaming %s", ctx.describe(), exc_info=exc)
             raise
+        if self.encodes and isinstance(chunk, str):
+            return chunk.encode()
+        return chunk  # type: ignore[return-value]
 
     def close(self) -> None:
         """End the request: the server is done with the body (sent, or given up on)."""

@@ -28,8 +28,8 @@ def _proxy(attribute: str) -> Any:
     """A LocalProxy for ``current_context().<attribute>``, with its hot paths made direct.
 
     PERF: LocalProxy resolves ``request.args`` through a failed attribute lookup and a
-    chain of descriptors, about 1 µs on every read in every view. This subclass reads
-    public attributes and items straight off the context; everything else (private
+    chain of descriptors, about 1 µs on every read in every view. This subclass reads and sets
+    public attributes, and reads items, straight off the context; everything else (private
     names, operators, ``repr``) is LocalProxy's.
     """
     message = OUTSIDE_REQUEST.format(attribute)
@@ -50,6 +50,12 @@ def _proxy(attribute: str) -> Any:
             if name[0] == "_":
                 return _object_getattribute(self, name)
             return getattr(current(), name)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name[0] == "_":
+                super().__setattr__(name, value)
+            else:  # PERF: g.user = ... in a hook, without LocalProxy's descriptor chain
+                setattr(current(), name, value)
 
         def __getitem__(self, key: Any) -> Any:
             return current()[key]

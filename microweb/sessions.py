@@ -148,7 +148,7 @@ class SessionCookie:
         session would silently stop changing: that is logged as an error on the ``microweb`` logger.
         """
         headers = response.headers
-        if "Vary" in headers:
+        if headers.getlist("Vary"):  # PERF: "in" raises and catches a KeyError (an HTTPException) when absent
             response.vary.add("Cookie")
         else:
             headers.add("Vary", "Cookie")

@@ -19,8 +19,13 @@ from benchmarks.apps import FRAMEWORKS, build, module
 from benchmarks.scenarios import BY_NAME, ISSUE_16, SCENARIOS
 from benchmarks.wsgi import Reply, call, make_environ
 
-# Pyramid's WebOb imports the cgi module, deprecated since Python 3.11.
-pytestmark = pytest.mark.filterwarnings("ignore:'cgi' is deprecated:DeprecationWarning")
+# Pyramid's WebOb imports the cgi module, deprecated since Python 3.11; Pyramid itself imports
+# pkg_resources, which setuptools 67 to 81 warn about, and Paste declares a pkg_resources namespace.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:'cgi' is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:pkg_resources is deprecated as an API:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Deprecated call to `pkg_resources.declare_namespace:DeprecationWarning"),
+]
 
 
 def _apps(framework: str) -> dict[str, per_request.WSGIApp]:

@@ -207,3 +207,94 @@ def test_a_blueprint_does_not_keep_the_apps_it_was_registered_on_alive() -> None
     later = _app(shared)  # and it still registers on a new app, with a route added afterwards
     shared.add_route("/late", lambda: "late", endpoint="late")
     assert validated_client(later).get("/admin/late").data == b"late"
+
+
+def _recording(seen: list[str], name: str, scope: App | Blueprint) -> None:
+    scope.before_request(lambda: seen.append(f"before {name}"))
+
+    def after(response: BaseResponse) -> BaseResponse:
+        seen.append(f"after {name}")
+        return response
+
+    scope.after_request(after)
+    scope.teardown_request(lambda error: seen.append(f"teardown {name}"))
+
+
+def test_hooks_added_after_the_first_request_run_in_their_place() -> None:
+    seen: list[str] = []
+    outer = Blueprint("outer", __name__, url_prefix="/o")
+    inner = Blueprint("inner", __name__, url_prefix="/i")
+    inner.add_route("/", lambda: (seen.append("view"), "ok")[1], endpoint="v")
+    outer.register_blueprint(inner)
+    app = _app(outer)
+    client = validated_client(app)
+    assert client.get("/o/i/").data == b"ok" and seen == ["view"]
+    # Added innermost first, after requests were served: they still run app, outer, inner.
+    for name, scope in [("inner", inner), ("outer", outer), ("app", app)]:
+        _recording(seen, name, scope)
+        seen.clear()
+        client.get("/o/i/")
+    assert seen == [
+        "before app", "before outer", "before inner", "view",
+        "after inner", "after outer", "after app",
+        "teardown inner", "teardown outer", "teardown app",
+    ]  # fmt: skip
+    inner.before_request_funcs.clear()
+    outer.after_request_funcs.clear()
+    seen.clear()
+    client.get("/o/i/")
+    assert seen == [
+        "before app", "before outer", "view", "after inner", "after app",
+        "teardown inner", "teardown outer", "teardown app",
+    ]  # fmt: skip
+
+
+def test_a_blueprint_registered_after_the_first_request_brings_its_hooks_for_its_views_only() -> None:
+    seen: list[str] = []
+    app = _app()
+    _recording(seen, "app", app)
+    client = validated_client(app)
+    client.get("/")
+    late = Blueprint("late", __name__, url_prefix="/late")
+    late.add_route("/", lambda: "late", endpoint="index")
+    _recording(seen, "late", late)
+    app.register_blueprint(late)
+    seen.clear()
+    assert client.get("/late/").data == b"late"
+    assert seen == ["before app", "before late", "after late", "after app", "teardown late", "teardown app"]
+    seen.clear()
+    client.get("/")
+    assert seen == ["before app", "after app", "teardown app"]
+
+
+def test_a_hook_added_to_a_blueprint_reaches_every_app_and_name_it_is_registered_under() -> None:
+    seen: list[str] = []
+    shared = _admin()
+    first, second = _app(shared), _app(shared)
+    first.register_blueprint(shared, name="again", url_prefix="/again")
+    clients = [validated_client(first), validated_client(second)]
+    for client in clients:
+        client.get("/admin/")
+    shared.before_request(lambda: seen.append(request.blueprint or "app"))
+    for client in clients:
+        client.get("/admin/")
+        client.get("/")
+    clients[0].get("/again/")
+    assert seen == ["admin", "admin", "again"]
+
+
+def test_an_error_handler_added_after_the_first_request_handles_the_next_error() -> None:
+    admin = Blueprint("admin", __name__, url_prefix="/admin")
+    admin.add_route("/fail", lambda: {}["missing"], endpoint="fail")
+    client = validated_client(_app(admin))
+    assert client.get("/admin/fail").status_code == 500
+    admin.errorhandler(KeyError)(lambda exc: ("handled", 409))
+    reply = client.get("/admin/fail")
+    assert reply.status_code == 409 and reply.data == b"handled"
+
+
+def test_the_endpoints_of_a_blueprint_share_one_hook_chain() -> None:
+    app = _app(_admin())
+    chain = app.hook_chains["admin.index"]
+    assert app.hook_chains["admin.user"] is chain and chain.blueprint == "admin" and chain.scopes[-1] is app
+    assert app.hook_chains["home"] is app.hook_chains[None] and app.hook_chains[None].blueprint is None

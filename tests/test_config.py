@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from microweb import App, Config, session
+from microweb import App, Config, request, session
 from microweb.testing import TestClient
 
 from support import SECRET, validated_client
@@ -275,3 +275,25 @@ def test_the_apps_failures_are_logged_on_app_logger(caplog: pytest.LogCaptureFix
     assert [r.getMessage() for r in records] == ["Exception on GET / [crash]"]
     assert records[0].name == "microweb.shop.web"
     assert any(r.name == "microweb.shop.web" for r in caplog.records)  # and it reaches microweb's handlers
+
+
+def test_settings_changed_after_the_first_request_take_effect_at_the_next() -> None:
+    # The app keeps the settings each request reads (RequestSettings) until config changes.
+    app = App(secret_key=SECRET)
+    app.add_route("/form", lambda: f"{len(request.form)}:{request.max_form_parts}", methods=["POST"], endpoint="form")
+    client = validated_client(app)
+    assert client.post("/form", data={"a": "1"}).data == b"1:1000"
+    app.config["MAX_CONTENT_LENGTH"] = 4
+    assert client.post("/form", data={"a": "12345"}).status_code == 413
+    app.config.update(MAX_CONTENT_LENGTH=None, MAX_FORM_PARTS=5)
+    assert client.post("/form", data={"a": "12345"}).data == b"1:5"
+    app.config["TRUSTED_HOSTS"] = ["example.org"]
+    assert client.post("/form").status_code == 400  # the test client's host is localhost
+    app.config["TRUSTED_HOSTS"].append("localhost")  # in place: the same list, seen at once
+    assert client.post("/form").status_code == 200
+    app.config.pop("TRUSTED_HOSTS")
+    assert client.post("/form").status_code == 500  # a setting deleted is missed at the next request (logged)
+    app.config["TRUSTED_HOSTS"] = None
+    with app.test_request_context("/form", method="POST", data={"a": "1"}):
+        app.config["MAX_FORM_PARTS"] = 0  # changed in the request, before the request object is made
+        assert request.max_form_parts == 0

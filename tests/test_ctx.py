@@ -216,3 +216,49 @@ def test_g_outside_a_request_says_what_to_do() -> None:
         g.user = "x"
     with pytest.raises(RuntimeError, match="only available while a request is being handled"):
         g.get("user")
+
+
+# ---------------------------------------------------------------- streamed bodies
+
+
+def _streaming_app() -> tuple[App, list[str]]:
+    app = App(secret_key=SECRET)
+    closed: list[str] = []
+
+    class Shouting(Response):
+        def iter_encoded(self) -> Iterator[bytes]:  # a response class of its own way of encoding
+            return (chunk.upper().encode() for chunk in self.response)  # type: ignore[union-attr]
+
+    def chunks() -> Iterator[Any]:
+        try:
+            yield "caf\u00e9 "  # str chunks are encoded as Werkzeug encodes them
+            yield b"bytes "
+            yield request.path  # the request is current while a chunk is made
+        finally:
+            closed.append("generator")
+
+    @app.get("/stream")
+    def stream() -> Response:
+        response = Response(chunks())
+        response.call_on_close(lambda: closed.append("on_close"))
+        return response
+
+    app.add_route("/shout", lambda: Shouting(iter(["a", "b"])), endpoint="shout")
+    app.add_route("/not-modified", lambda: Response(chunks(), status=304), endpoint="not_modified")
+    return app, closed
+
+
+def test_a_streamed_body_is_the_views_chunks_encoded_and_closes_the_response() -> None:
+    app, closed = _streaming_app()
+    reply = validated_client(app).get("/stream")
+    assert reply.data == "caf\u00e9 bytes /stream".encode()
+    assert closed == ["generator", "on_close"]
+
+
+def test_a_streamed_body_keeps_a_response_class_own_encoding_and_the_empty_statuses() -> None:
+    app, closed = _streaming_app()
+    client = validated_client(app)
+    assert client.get("/shout").data == b"AB"
+    reply = client.get("/not-modified")
+    assert reply.status_code == 304 and reply.data == b""
+    assert closed == []  # a 304's body is never started, only closed (never begun, so nothing runs)

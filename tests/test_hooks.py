@@ -205,3 +205,58 @@ def test_after_hooks_get_a_response_for_every_kind_of_result(app: App, client: T
     for path in expected:
         assert client.get(path).headers["X-Seen"] == "yes"
     assert seen == expected
+
+
+def test_hooks_changed_after_the_first_request_take_effect_at_the_next(app: App, client: TestClient) -> None:
+    calls: list[str] = []
+    app.add_route("/", lambda: (calls.append("view"), "v")[1], endpoint="home")
+    assert client.get("/").data == b"v" and calls == ["view"]
+
+    def before(name: str) -> Any:
+        return lambda: calls.append(f"before {name}")
+
+    def after(name: str) -> Any:
+        def hook(response: Response) -> Response:
+            calls.append(f"after {name}")
+            return response
+
+        return hook
+
+    app.before_request(before("1"))
+    app.after_request(after("1"))
+    app.teardown_request(lambda error: calls.append("teardown 1"))
+    calls.clear()
+    client.get("/")
+    assert calls == ["before 1", "view", "after 1", "teardown 1"]
+
+    # Every way of changing the lists in place counts, not only the decorators.
+    app.before_request_funcs.insert(0, before("0"))
+    app.after_request_funcs += [after("2")]
+    app.teardown_request_funcs.clear()
+    calls.clear()
+    client.get("/")
+    assert calls == ["before 0", "before 1", "view", "after 1", "after 2"]
+
+    del app.before_request_funcs[0]
+    app.after_request_funcs[0:1] = []
+    app.after_request_funcs.reverse()  # one hook left: the order is the same, but the chain is made again
+    calls.clear()
+    client.get("/")
+    assert calls == ["before 1", "view", "after 2"]
+
+    app.before_request_funcs = []  # replaced outright
+    app.after_request_funcs.pop()
+    calls.clear()
+    client.get("/")
+    client.get("/missing")  # an unmatched request has the app's hooks too: none left
+    assert calls == ["view"]
+
+
+def test_a_removed_hook_stops_at_once_for_unmatched_requests_too(app: App, client: TestClient) -> None:
+    def refuse() -> Any:
+        return "refused", 403
+
+    app.before_request(refuse)
+    assert client.get("/nowhere").status_code == 403
+    app.before_request_funcs.remove(refuse)
+    assert client.get("/nowhere").status_code == 404

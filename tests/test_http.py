@@ -170,3 +170,20 @@ def test_a_content_length_that_is_no_number_is_a_400(text: str) -> None:
 def test_a_content_length_over_any_size_is_a_413_without_int_failing(text: str) -> None:
     with pytest.raises(RequestEntityTooLarge):
         parse_content_length(text)
+
+
+def test_header_checks_agree_with_the_rfc_character_classes_on_generated_names_and_values() -> None:
+    # header_problem answers the usual names and values with str methods before any regex: the
+    # answers must be exactly the RFC's (tokens: RFC 9110 5.6.2; field text: tab, visible, obs-text).
+    import random
+    import re
+
+    not_field_text = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+    rng = random.Random(1616)
+    alphabet = [chr(c) for c in range(0x180)] + ["-"] * 40 + ["\u2028", "\ud800", "\U0001f600"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6)))
+        name_ok = header_problem("200 OK", [(text, "v")]) is None
+        assert name_ok == (bool(text) and is_token(text) and text.lower() not in HOP_BY_HOP), repr(text)
+        value_ok = header_problem("200 OK", [("X-Value", text)]) is None
+        assert value_ok == (not_field_text.search(text) is None), repr(text)
