@@ -145,15 +145,7 @@ class Urls:
     """Falcon has no URL building: its users format URLs by hand."""
 
     def on_get(self, req: Req, resp: Resp) -> None:
-        built = []
-        for i in range(5):
-            built += [
-                f"/users/{i}",
-                f"/orgs/acme/repos/r{i}",
-                f"/orgs/acme/repos/r{i}/issues/{i}",
-                f"/search?q=x{i}&page={i}",
-            ]
-        _text(resp, "\n".join(built))
+        _text(resp, sc.hand_urls())
 
 
 class Query40:

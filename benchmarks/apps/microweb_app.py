@@ -144,15 +144,7 @@ def urls() -> str:
 
 
 def urls_by_hand() -> str:
-    built = []
-    for i in range(5):
-        built += [
-            f"/users/{i}",
-            f"/orgs/acme/repos/r{i}",
-            f"/orgs/acme/repos/r{i}/issues/{i}",
-            f"/search?q=x{i}&page={i}",
-        ]
-    return "\n".join(built)
+    return sc.hand_urls()
 
 
 def query40() -> str:

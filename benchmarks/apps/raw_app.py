@@ -176,15 +176,7 @@ def stream(environ: Environ, start_response: Callable[..., Any]) -> Iterable[byt
 
 
 def urls(environ: Environ) -> Answer:
-    built = []
-    for i in range(5):
-        built += [
-            f"/users/{i}",
-            f"/orgs/acme/repos/r{i}",
-            f"/orgs/acme/repos/r{i}/issues/{i}",
-            f"/search?q=x{i}&page={i}",
-        ]
-    return OK, TEXT, "\n".join(built).encode()
+    return OK, TEXT, sc.hand_urls().encode()
 
 
 def query40(environ: Environ) -> Answer:
