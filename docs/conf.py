@@ -41,6 +41,6 @@ nitpick_ignore_regex = [
     (r"py:class", r"(BaseException|Callable|Iterator|Iterable|Mapping|MutableMapping|Sequence|Any|T|P|R|F)"),
     # type aliases and type variables, which autodoc shows by name
     (r"py:class", r"(WSGIEnvironment|StartResponse|WSGIApplication|HTTPStatus|MapAdapter|HTTPException|Headers)"),
-    (r"py:class", r"(MultiDict|TStreamFactory|t\..*)"),
+    (r"py:class", r"(MultiDict|TStreamFactory|Builder|t\..*)"),
     (r"py:(class|obj)", r"microweb\.[\w.]*\.(T|V|P|R|F|ViewFunction|_\w+)"),
 ]
