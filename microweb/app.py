@@ -368,6 +368,11 @@ class App(Scaffold):
             script_name = wsgi_decoded(key[1])
             adapter = self._adapters[key] = self.url_map.bind(get_host(environ), script_name or "/", url_scheme=key[2])
         ctx.url_adapter = adapter
+        roots = adapter.roots
+        if roots is not None and type(self).build_url is App.build_url and type(self).url_adapter is App.url_adapter:
+            # PERF: microweb.url_for then calls an endpoint's compiled builder itself, skipping
+            # build_url and the adapter's: what they would call it with (RuleMapAdapter.build_url).
+            ctx.url_builders = (adapter.builders, roots[0], roots[1])
         return adapter
 
     # ------------------------------------------------------------ a request's way through the app
