@@ -382,7 +382,14 @@ class Request(_WerkzeugRequest):
     def args(self) -> MultiDict[str, str]:
         """The query string's parameters, as Werkzeug parses them."""
         # Raw bytes that are not UTF-8 become U+FFFD here, where Werkzeug's strict decoding fails.
-        return _parameters(self.parameter_storage_class, _from_wsgi(self.environ.get("QUERY_STRING", "")))
+        text = self.environ.get("QUERY_STRING", "")
+        if not text.isascii():
+            text = _from_wsgi(text)
+        cls = self.parameter_storage_class
+        werkzeugs_own = cls is ImmutableMultiDict
+        if werkzeugs_own:  # PERF: _parameters' own path, without its frame (every query pays it)
+            return multidict_of(cls, _parameter_lists(text))
+        return _parameters(cls, text)
 
     @cached_property
     def _content_type_parts(self) -> tuple[str, dict[str, str]]:
