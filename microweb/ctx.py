@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from werkzeug.wrappers import Response as BaseResponse
 
     from .config import Config
-    from .routing import Builder, RuleMapAdapter
+    from .routing import RuleMapAdapter
     from .scaffold import HookChain
     from .sessions import Session, SessionCookie
     from .wrappers import Request, Response
@@ -155,7 +155,7 @@ class RequestContext:
         self.url_adapter: RuleMapAdapter | None = None
         #: The URL builders compiled per endpoint and the app's relative and external root URL,
         #: once ``url_for`` may build through them directly (see ``App.url_adapter``).
-        self.url_builders: tuple[dict[Any, Builder], str, str] | None = None
+        self.url_builders: tuple[dict[Any, Callable[..., str | None]], str, str] | None = None
         #: The 404, 405 or redirect matching raised, kept for after the before hooks.
         self.routing_error: HTTPException | None = None
         #: The exception the request failed with, if any: resources roll back, teardown hooks get it.
