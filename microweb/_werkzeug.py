@@ -104,9 +104,10 @@ def multidict_of(cls: type[MultiDict[str, str]], lists: dict[str, list[str]]) ->
 
     PERF: ``MultiDict.__init__`` adds the values one by one in Python. A MultiDict is a dict
     of value lists (Werkzeug's layout, which all its methods read), so one ``dict.update``
-    fills it. Only for Werkzeug's own two classes: a subclass may keep more state.
+    fills it, and ``MultiDict.__init__`` with no mapping only makes the empty dict, so it is
+    skipped (a Python frame). Only for Werkzeug's own two classes: a subclass may keep more state.
     """
-    multidict = cls()
+    multidict = dict.__new__(cls)
     dict.update(multidict, lists)
     return multidict
 

@@ -352,10 +352,19 @@ class App(Scaffold):
             endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
         if ctx is not None and ctx.app is self:
             adapter = ctx.url_adapter or self.url_adapter(ctx)
+            roots = adapter.roots
+            if ctx.url_builders is None and roots is not None and self._builds_urls_itself():
+                # PERF: microweb.url_for then calls an endpoint's compiled builder itself, skipping
+                # this method and the adapter's: as they would call it (RuleMapAdapter.build_url).
+                ctx.url_builders = (adapter.builders, roots[0], roots[1])
         else:
             adapter = self.url_map.bind(self.config["SERVER_NAME"], url_scheme=self.config["PREFERRED_URL_SCHEME"])
         url = adapter.build_url(endpoint, values, external)
         return f"{url}#{anchor}" if anchor else url
+
+    def _builds_urls_itself(self) -> bool:
+        """Whether URLs are built by App's own :meth:`build_url` and :meth:`url_adapter` (no override)."""
+        return type(self).build_url is App.build_url and type(self).url_adapter is App.url_adapter
 
     def url_adapter(self, ctx: RequestContext) -> RuleMapAdapter:
         """The request's MapAdapter (its host, mount point and scheme), bound once per such triple."""

@@ -126,6 +126,7 @@ class RequestContext:
         "blueprint",
         "hooks",
         "url_adapter",
+        "url_builders",
         "routing_error",
         "error",
         "responder",
@@ -152,6 +153,9 @@ class RequestContext:
         self.hooks: HookChain = app.hook_chains[None]
         #: The MapAdapter bound to this request, once one was needed.
         self.url_adapter: RuleMapAdapter | None = None
+        #: The URL builders compiled per endpoint and the app's relative and external root URL,
+        #: once ``url_for`` may build through them directly (see ``App.build_url``).
+        self.url_builders: tuple[dict[Any, Callable[..., str | None]], str, str] | None = None
         #: The 404, 405 or redirect matching raised, kept for after the before hooks.
         self.routing_error: HTTPException | None = None
         #: The exception the request failed with, if any: resources roll back, teardown hooks get it.

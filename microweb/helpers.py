@@ -9,6 +9,7 @@ from typing import IO, Any, Literal, NoReturn, overload
 
 from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import abort as _werkzeug_abort
+from werkzeug.routing import ValidationError
 from werkzeug.security import safe_join
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.utils import send_file as _werkzeug_send_file
@@ -59,6 +60,18 @@ def url_for(endpoint: str, /, *, _external: bool = False, _anchor: str | None = 
         ctx = context_var.get()  # PERF: current_context() inlined, views call this many times
     except LookupError:
         raise RuntimeError(OUTSIDE_REQUEST.format("url_for")) from None
+    direct = ctx.url_builders
+    if direct is not None:
+        # PERF: the endpoint's compiled builder, as App.build_url would reach it (RuleMapAdapter.build_url);
+        # a relative endpoint (".index") has none there (RuleMap.builder).
+        builder = direct[0].get(endpoint)
+        if builder is not None:
+            try:
+                url = builder(values, direct[2] if _external else direct[1])
+            except ValidationError:  # Werkzeug tries the endpoint's next rule
+                url = None
+            if url is not None:
+                return f"{url}#{_anchor}" if _anchor else url
     # PERF: the values passed on as a dict; spreading them again as keywords cost more than the build
     return ctx.app.build_url(endpoint, values, _external, _anchor)
 

@@ -87,7 +87,9 @@ class RuleMap(Map):
         if builder is None:
             version = self.version
             builder = _compile_endpoint(self, endpoint)
-            if version == self.version:  # not kept if a rule came in meanwhile (another thread)
+            # Not kept if a rule came in meanwhile (another thread); nor for an endpoint starting with
+            # ".", which microweb.url_for, looking builders up directly, would otherwise take as absolute.
+            if version == self.version and not (isinstance(endpoint, str) and endpoint[:1] == "."):
                 self.builders[endpoint] = builder
         return builder
 
@@ -316,6 +318,7 @@ _QUERY_SAFE = "!$'()*,/:;?@"
 #: so that each is quoted once; bounded, as the values may come from clients.
 _PATH_TEXTS: dict[str, str] = {}
 _QUERY_TEXTS: dict[str, str] = {}
+_QUERY_KEYS: dict[str, str] = {}  # with the "=" after each
 _TEXTS_KEPT = 1024
 
 
@@ -339,22 +342,32 @@ def _query_text(value: Any) -> str:
     return text
 
 
+def _key_text(key: Any) -> str:
+    """A query key as Werkzeug's builder quotes it, with the ``=`` after it, remembered for str keys."""
+    text = _query_text(key) + "="
+    if type(key) is str:
+        if len(_QUERY_KEYS) >= _TEXTS_KEPT:
+            _QUERY_KEYS.clear()
+        _QUERY_KEYS[key] = text
+    return text
+
+
 def _query(values: Mapping[str, Any], names: Collection[str]) -> str:
     """The query string of the values that are not the rule's (``?`` first), as Werkzeug makes it."""
     pairs = []
-    texts = _QUERY_TEXTS
+    keys, texts = _QUERY_KEYS, _QUERY_TEXTS
     for key, value in values.items():
         if value is None or key in names:
             continue
-        key_text = (texts.get(key) if type(key) is str else None) or _query_text(key)
+        key_text = (keys.get(key) if type(key) is str else None) or _key_text(key)  # "key="
         if type(value) is str:
-            pairs.append(f"{key_text}={texts.get(value) or _query_text(value)}")
+            pairs.append(key_text + (texts.get(value) or _query_text(value)))
         elif type(value) is int:  # digits and "-" need no quoting
-            pairs.append(f"{key_text}={value}")
+            pairs.append(f"{key_text}{value}")
         elif isinstance(value, (list, tuple, set)):  # one pair per item, as Werkzeug's iter_multi_items
-            pairs += [f"{key_text}={_query_text(item)}" for item in value if item is not None]
+            pairs += [key_text + _query_text(item) for item in value if item is not None]
         else:
-            pairs.append(f"{key_text}={_query_text(value)}")
+            pairs.append(key_text + _query_text(value))
     return "?" + "&".join(pairs) if pairs else ""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -545,3 +546,56 @@ def test_url_for_is_build_url_with_keywords(app: App) -> None:
     assert TestClient(app).get("/items/4").get_data(as_text=True) == "/items/4?q=a+b#top"
     with pytest.raises(BuildError, match="Could not build url for endpoint 'item'"):
         app.url_for("item")
+
+
+_URL_FOR_CALLS: list[tuple[str, dict[str, Any], bool, str | None]] = [
+    ("item", {"n": 2}, False, None),
+    ("item", {"n": 2, "q": "a b", "page": 3, "none": None}, True, "top"),
+    ("item", {"n": "x"}, False, None),  # the int converter refuses: Werkzeug's error
+    ("item", {}, False, None),  # a value missing: BuildError
+    ("even", {"e": 4}, False, None),
+    ("even", {"e": 3}, False, None),  # ValidationError: the next rule, /odd/<int:e>
+    ("files", {"p": "//a/b c"}, True, None),
+    (".local", {}, False, None),  # relative: "local" (no blueprint)
+    ("..x", {}, False, None),  # relative: ".x", an endpoint of that name
+    (".x", {}, False, None),  # relative: "x", not ".x" (which the call before built)
+    ("x", {"k": ["1", None, "a&b"]}, False, "a"),
+    ("nope", {}, False, None),
+]
+
+
+def _dotted_app(app: App) -> App:
+    app.url_map.converters["even"] = _EvenConverter
+    for rule, endpoint in [("/items/<int:n>", "item"), ("/even/<even:e>", "even"), ("/odd/<int:e>", "even")]:
+        app.url_map.add(Rule(rule, endpoint=endpoint))
+    for rule, endpoint in [("/files/<path:p>", "files"), ("/local", "local"), ("/dotx", ".x"), ("/x", "x")]:
+        app.url_map.add(Rule(rule, endpoint=endpoint))
+    return app
+
+
+def _werkzeugs_url(app: App, endpoint: str, values: dict[str, Any], external: bool, anchor: str | None) -> object:
+    endpoint = endpoint[1:] if endpoint.startswith(".") else endpoint  # no blueprint here
+    adapter = app.url_map.bind("localhost", "/mount", url_scheme="http")
+    url = _outcome(lambda: MapAdapter.build(adapter, endpoint, dict(values), force_external=external))
+    return f"{url}#{anchor}" if anchor and isinstance(url, str) else url
+
+
+def test_url_for_in_a_request_builds_what_werkzeug_builds(app: App) -> None:
+    _dotted_app(app)
+    with app.test_request_context("/", base_url="http://localhost/mount"):
+        for endpoint, values, external, anchor in _URL_FOR_CALLS * 2:  # twice: then through the compiled builders
+            call = functools.partial(url_for, endpoint, _external=external, _anchor=anchor, **values)
+            mine = _outcome(call)
+            assert mine == _werkzeugs_url(app, endpoint, values, external, anchor), endpoint
+
+
+def test_url_for_goes_through_an_overridden_build_url() -> None:
+    class Custom(App):
+        def build_url(
+            self, endpoint: str, values: dict[str, Any], external: bool = False, anchor: str | None = None
+        ) -> str:
+            return "/custom" + super().build_url(endpoint, values, external, anchor)
+
+    app = _dotted_app(Custom(__name__))
+    with app.test_request_context("/"):
+        assert [url_for("item", n=1), url_for("item", n=2)] == ["/custom/items/1", "/custom/items/2"]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
@@ -58,11 +59,27 @@ def test_lazy_fields_are_werkzeugs(script: str, path: str, method: str, port: st
 
 
 @settings(max_examples=500, deadline=None)
-@given(cookie=st.text(alphabet=st.sampled_from('ab=; \t",\\é\u00ff%\x00'), max_size=30))
+@given(cookie=st.text(alphabet=st.sampled_from('ab=; \t",\\é\u00ff%\x00\n\r\x0b\x0c'), max_size=30))
 def test_cookies_are_werkzeugs(cookie: str) -> None:
     raw = cookie.encode().decode("latin-1")
     mine, theirs = Request(_environ(HTTP_COOKIE=raw)), WerkzeugRequest(_environ(HTTP_COOKIE=raw))
     assert list(mine.cookies.items(multi=True)) == list(theirs.cookies.items(multi=True))
+
+
+def test_cookies_are_a_werkzeug_multidict_or_the_class_asked_for() -> None:
+    class Cookies(ImmutableMultiDict[str, str]):
+        pass
+
+    class CustomRequest(Request):
+        dict_storage_class = Cookies
+
+    header = "a=1; b=x=y; a=2;;  c = 3 ;d"
+    theirs = WerkzeugRequest(_environ(HTTP_COOKIE=header)).cookies
+    for cls, expected in ((Request, ImmutableMultiDict), (CustomRequest, Cookies)):
+        cookies = cls(_environ(HTTP_COOKIE=header)).cookies
+        assert type(cookies) is expected
+        expected_lists = [("a", ["1", "2"]), ("b", ["x=y"]), ("c", ["3"]), ("d", [""])]
+        assert list(cookies.lists()) == list(theirs.lists()) == expected_lists
 
 
 @pytest.mark.parametrize("cookie", ["a b=c; d=e", "a=b c; d=e", " a = b ;d=e", "a=\x0bb\x0c; d=e", "a\tb=1"])
