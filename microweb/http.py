@@ -22,6 +22,7 @@ __all__ = [
     "check_trusted_host",
     "escape_for_log",
     "header_problem",
+    "headers_problem",
     "is_loopback",
     "is_token",
     "is_uri",
@@ -93,6 +94,11 @@ def header_problem(status: str, headers: Iterable[tuple[str, str]]) -> str | Non
     """
     if _NOT_FIELD_TEXT.search(status):
         return "The response status has a control or non-Latin-1 character"
+    return headers_problem(headers)
+
+
+def headers_problem(headers: Iterable[tuple[str, str]]) -> str | None:
+    """Why these headers must not be sent, or None if they may: :func:`header_problem` without the status."""
     for name, value in headers:
         # PERF: str methods answer for the usual names and values, much cheaper than a regex search:
         # ASCII letters, digits and "-" are token characters; printable ASCII is field text.

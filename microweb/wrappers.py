@@ -39,8 +39,17 @@ from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 from werkzeug.wsgi import LimitedStream, get_content_length
 
-from ._werkzeug import BodyStream, has_close_callbacks, headers_of, init_response, multidict_of
-from .http import header_problem, is_token, is_uri, parse_content_length
+from ._werkzeug import (
+    BodyStream,
+    ResponseHeaders,
+    header_pairs,
+    headers_of,
+    init_response,
+    multidict_of,
+    send_state,
+    unchecked_pairs,
+)
+from .http import header_problem, headers_problem, is_token, is_uri, parse_content_length
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -514,6 +523,9 @@ def _is_clean_content_type(value: str) -> bool:
 _STATUS_LINES = {code: f"{code} {name.upper()}" for code, name in HTTP_STATUS_CODES.items()}
 _CHECKED_STATUS_LINES = frozenset(_STATUS_LINES.values())
 _PLAIN_TYPES = frozenset({HTML, JSON, "text/plain; charset=utf-8"})
+#: The headers Werkzeug's ``get_wsgi_headers`` may rewrite or add.
+_SEND_REWRITTEN = frozenset({"content-length", "location", "content-location"})
+_URL_NAMES = frozenset({"Location", "Content-Location"})  # as Werkzeug spells them when it sets them again
 
 
 _UNESCAPED_CONTROL = re.compile(r"[\x1a-\x1f]")
@@ -569,6 +581,8 @@ class Response(_WerkzeugResponse):
             self._plain = (content_type, str(len(body)), listed)
             return
         self._plain = self._headers = None
+        if not isinstance(headers, Headers):  # a Headers given is kept as it is, as Werkzeug keeps it
+            headers = ResponseHeaders(headers)  # the same checks as Headers(headers), cheaper to set later
         super().__init__(response, status, headers, mimetype, content_type, direct_passthrough)
 
     @classmethod
@@ -659,38 +673,54 @@ class Response(_WerkzeugResponse):
     def header_problem(self) -> str | None:
         """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
         status = self.status
+        if status not in _CHECKED_STATUS_LINES:
+            problem = header_problem(status, ())
+            if problem is not None:
+                return problem
         if self._plain is not None:  # the only headers are the two made above, from checked values
-            return None if status in _CHECKED_STATUS_LINES else header_problem(status, ())
-        return header_problem(status, self.headers)  # PERF: its list's iterator, not items()'s generator
+            return None
+        return headers_problem(unchecked_pairs(self.headers))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
         plain = self._plain
-        code = self.status_code
+        status, code, closing = send_state(self)
         if 100 <= code < 200 or code == 204 or code == 304:
             return super().__call__(environ, start_response)
         body = self.response
         if plain is not None and body is plain[2]:
-            start_response(self.status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
+            start_response(status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
             return () if environ["REQUEST_METHOD"] == "HEAD" else body
-        if type(body) is list and len(body) == 1 and type(body[0]) is bytes and not has_close_callbacks(self):
+        if not closing and type(body) is list and len(body) == 1 and type(body[0]) is bytes:
             headers = self._wsgi_headers(body[0])
             if headers is not None:
-                start_response(self.status, headers)
+                start_response(status, headers)
                 return () if environ["REQUEST_METHOD"] == "HEAD" else body
         return super().__call__(environ, start_response)
 
     def _wsgi_headers(self, body: bytes) -> list[tuple[str, str]] | None:
-        """The headers to send with ``body``, when Werkzeug would send them unchanged; else None."""
-        headers = self.headers.to_wsgi_list()
+        """The headers to send with ``body``, when Werkzeug would send them unchanged; else None.
+
+        One pass over a copy of the pairs: Werkzeug's ``get_wsgi_headers`` copies them into a
+        new ``Headers`` and sets Location, Content-Location and Content-Length again.
+        """
+        store = self._headers
+        headers = header_pairs(self.headers if store is None else store)
         has_length = False
+        urls: set[str] | None = None
         for name, value in headers:
             lower = name.lower()
-            if lower == "content-length":
-                has_length = True
-            elif lower == "location" or lower == "content-location":
-                if not is_uri(value) or self.autocorrect_location_header:
-                    return None  # Werkzeug rewrites it (iri_to_uri, urljoin)
+            if lower in _SEND_REWRITTEN:
+                if lower == "content-length":
+                    has_length = True
+                    continue
+                if urls is None:
+                    urls = set()
+                elif lower in urls:
+                    return None  # Werkzeug sets it again: one header of the name, the last value
+                urls.add(lower)
+                if name not in _URL_NAMES or not is_uri(value) or self.autocorrect_location_header:
+                    return None  # Werkzeug rewrites it (its own spelling of the name, iri_to_uri, urljoin)
         if not has_length and self.automatically_set_content_length:
             headers.append(("Content-Length", str(len(body))))
         return headers
