@@ -7,7 +7,7 @@ them. A new Werkzeug minor version means reading these functions again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from inspect import GEN_CREATED, getgeneratorstate
 from typing import Any
 
@@ -50,6 +50,32 @@ def converter_groups(group_names: Iterable[str]) -> list[str]:
     return sorted(groups, key=lambda name: int(name[len(_GROUP_PREFIX) :]))
 
 
+class EncodedStream:
+    """What ``get_app_iter`` returns for a streamed body, as one object: the response's iterable,
+    str chunks encoded as ``iter_encoded`` encodes them, and ``close`` closing the response.
+
+    PERF: Werkzeug's is a ``ClosingIterator`` (a ``partial`` per chunk) over an encoding generator.
+    The iterable is read (``iter``) at the first chunk, as that generator reads it.
+    """
+
+    __slots__ = ("close", "iterator", "source")
+
+    def __init__(self, response: Response) -> None:
+        self.source: Iterable[str | bytes] = response.response
+        self.iterator: Iterator[str | bytes] | None = None
+        self.close = response.close
+
+    def __iter__(self) -> EncodedStream:
+        return self
+
+    def __next__(self) -> bytes:
+        iterator = self.iterator
+        if iterator is None:
+            iterator = self.iterator = iter(self.source)
+        chunk = next(iterator)
+        return chunk.encode() if isinstance(chunk, str) else chunk
+
+
 def encoded_source(response: Response, body: Iterable[bytes]) -> Iterable[str | bytes] | None:
     """The view's iterable behind ``body``, if ``body`` is Werkzeug's own wrapping of it; else None.
 
@@ -59,6 +85,8 @@ def encoded_source(response: Response, body: Iterable[bytes]) -> Iterable[str | 
     iterator's ``__next__`` and the encoding generator). Read from ``_callbacks`` (the
     encoding generator's close, then the response's) and that generator's code object.
     """
+    if type(body) is EncodedStream:
+        return body.source if body.iterator is None else None  # started: a chunk may be out already
     if type(body) is not ClosingIterator or type(response).iter_encoded is not Response.iter_encoded:
         return None
     callbacks = body._callbacks
@@ -149,8 +177,8 @@ def header_pairs(headers: Headers) -> list[tuple[str, str]]:
     return headers._list[:] if type(headers) is ResponseHeaders or type(headers) is Headers else list(headers)
 
 
-def init_response(response: Response, body: list[bytes], status: str, status_code: int) -> None:
-    """Set what ``Response.__init__`` sets but the headers, for a body in memory and a checked status.
+def init_response(response: Response, body: Iterable[bytes] | Iterable[str], status: str, status_code: int) -> None:
+    """Set what ``Response.__init__`` sets but the headers, for a list or iterable body and a checked status.
 
     PERF: the status setter parses the status again on every response (about 0.4 µs),
     and ``set_data`` goes through the headers, which a plain response makes later.

@@ -41,6 +41,7 @@ from werkzeug.wsgi import LimitedStream, get_content_length
 
 from ._werkzeug import (
     BodyStream,
+    EncodedStream,
     ResponseHeaders,
     header_pairs,
     headers_of,
@@ -562,24 +563,33 @@ class Response(_WerkzeugResponse):
         direct_passthrough: bool = False,
     ) -> None:
         code = 200 if status is None else status
-        if (
+        simple = (
             headers is None
-            and not direct_passthrough
-            and self.automatically_set_content_length  # the plain state always sends Content-Length
-            and isinstance(response, (str, bytes))
             and (type(code) is int or type(code) is HTTPStatus)
             and code in _STATUS_LINES
             and (content_type is None or content_type in _PLAIN_TYPES or _is_clean_content_type(content_type))
-        ):
-            # PERF: the common case, without Werkzeug's Headers, status parsing and set_data.
-            body = response.encode() if isinstance(response, str) else response
-            if content_type is None:
-                content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
-            listed = [body]
-            init_response(self, listed, _STATUS_LINES[code], int(code))
-            self._headers = None
-            self._plain = (content_type, str(len(body)), listed)
-            return
+        )
+        if simple and isinstance(response, (str, bytes)):
+            if not direct_passthrough and self.automatically_set_content_length:  # plain: sent with its length
+                # PERF: the common case, without Werkzeug's Headers, status parsing and set_data.
+                body = response.encode() if isinstance(response, str) else response
+                if content_type is None:
+                    content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
+                listed = [body]
+                init_response(self, listed, _STATUS_LINES[code], int(code))  # type: ignore[index]
+                self._headers = None
+                self._plain = (content_type, str(len(body)), listed)
+                return
+        elif simple and response is not None and not isinstance(response, bytearray):
+            if content_type is not None or mimetype is not None or self.default_mimetype is not None:
+                # PERF: an iterable body (a stream), set as Werkzeug sets it, with its one header.
+                if content_type is None:
+                    content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
+                init_response(self, response, _STATUS_LINES[int(code)], int(code))  # type: ignore[arg-type]
+                self.direct_passthrough = direct_passthrough
+                self._plain = None
+                self._headers = headers_of([("Content-Type", content_type)])
+                return
         self._plain = self._headers = None
         if not isinstance(headers, Headers):  # a Headers given is kept as it is, as Werkzeug keeps it
             headers = ResponseHeaders(headers)  # the same checks as Headers(headers), cheaper to set later
@@ -691,14 +701,27 @@ class Response(_WerkzeugResponse):
         if plain is not None and body is plain[2]:
             start_response(status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
             return () if environ["REQUEST_METHOD"] == "HEAD" else body
-        if not closing and type(body) is list and len(body) == 1 and type(body[0]) is bytes:
+        if closing:
+            return super().__call__(environ, start_response)
+        if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
             headers = self._wsgi_headers(body[0])
             if headers is not None:
                 start_response(status, headers)
                 return () if environ["REQUEST_METHOD"] == "HEAD" else body
+        elif (
+            not isinstance(body, (list, tuple))
+            and not self.direct_passthrough
+            and environ["REQUEST_METHOD"] != "HEAD"
+            and type(self).get_app_iter is _WerkzeugResponse.get_app_iter
+            and type(self).iter_encoded is _WerkzeugResponse.iter_encoded  # a class's own encoding runs as it is
+        ):
+            headers = self._wsgi_headers(None)  # Werkzeug counts no length for a body that is not a sequence
+            if headers is not None:
+                start_response(status, headers)
+                return EncodedStream(self)
         return super().__call__(environ, start_response)
 
-    def _wsgi_headers(self, body: bytes) -> list[tuple[str, str]] | None:
+    def _wsgi_headers(self, body: bytes | None) -> list[tuple[str, str]] | None:
         """The headers to send with ``body``, when Werkzeug would send them unchanged; else None.
 
         One pass over a copy of the pairs: Werkzeug's ``get_wsgi_headers`` copies them into a
@@ -721,6 +744,6 @@ class Response(_WerkzeugResponse):
                 urls.add(lower)
                 if name not in _URL_NAMES or not is_uri(value) or self.autocorrect_location_header:
                     return None  # Werkzeug rewrites it (its own spelling of the name, iri_to_uri, urljoin)
-        if not has_length and self.automatically_set_content_length:
+        if body is not None and not has_length and self.automatically_set_content_length:
             headers.append(("Content-Length", str(len(body))))
         return headers

@@ -749,3 +749,90 @@ def test_the_response_sends_werkzeugs_bytes_in_werkzeugs_order(
     except Exception as exc:
         got = type(exc)
     assert got == expected
+
+
+class _Chunks:
+    """An iterable body that records whether it was closed."""
+
+    def __init__(self, chunks: list[str | bytes]) -> None:
+        self.chunks = chunks
+        self.closed = 0
+
+    def __iter__(self) -> Any:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _iterable(kind: str, chunks: list[str | bytes]) -> Any:
+    if kind == "generator":
+        return (chunk for chunk in chunks)
+    if kind == "closable":
+        return _Chunks(chunks)
+    if kind == "iterator":
+        return iter(chunks)
+    return list(chunks) if kind == "list" else tuple(chunks)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    chunks=st.lists(st.one_of(st.text(max_size=5), st.binary(max_size=5)), max_size=4),
+    kind=st.sampled_from(["generator", "closable", "list", "tuple", "iterator"]),
+    status=_STATUSES,
+    mimetype=_MIMETYPES,
+    content_type=_CONTENT_TYPES,
+    ops=_HEADER_OPS,
+    extra=st.sampled_from(["nothing", "close", "passthrough", "autocorrect"]),
+    method=st.sampled_from(["GET", "HEAD"]),
+)
+def test_an_iterable_body_is_built_and_sent_as_werkzeugs(
+    chunks: list[str | bytes],
+    kind: str,
+    status: int | None,
+    mimetype: str | None,
+    content_type: str | None,
+    ops: list[tuple[str, str, Any]],
+    extra: str,
+    method: str,
+) -> None:
+    """Streams: the same attributes, status, headers in order, chunks and closing as Werkzeug's Response."""
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    def made(cls: type[WerkzeugResponse]) -> tuple[WerkzeugResponse, Any, list[str]]:
+        closed: list[str] = []
+        body = _iterable(kind, chunks)
+        try:
+            response = cls(
+                body, status, mimetype=mimetype, content_type=content_type, direct_passthrough=extra == "passthrough"
+            )
+        except Exception as exc:
+            return type(exc), None, closed  # type: ignore[return-value]
+        response.autocorrect_location_header = extra == "autocorrect"
+        if extra == "close":
+            response.call_on_close(lambda: closed.append("closed"))
+        for op, name, value in ops:
+            _apply(response.headers, op, name, value)
+        return response, body, closed
+
+    mine, my_body, my_closed = made(Response)
+    theirs, their_body, their_closed = made(WerkzeugResponse)
+    if not isinstance(theirs, WerkzeugResponse):
+        assert mine is theirs  # the same error
+        return
+    assert isinstance(mine, WerkzeugResponse)
+    fields = ("status", "status_code", "mimetype", "is_streamed", "is_sequence", "direct_passthrough")
+    assert [getattr(mine, name) for name in fields] == [getattr(theirs, name) for name in fields]
+    assert list(mine.headers) == list(theirs.headers)
+    try:
+        expected: Any = _sent_in_order(theirs, method)
+    except Exception as exc:
+        expected = type(exc)
+    try:
+        got: Any = _sent_in_order(mine, method)
+    except Exception as exc:
+        got = type(exc)
+    assert got == expected
+    assert my_closed == their_closed
+    if kind == "closable":
+        assert my_body.closed == their_body.closed
