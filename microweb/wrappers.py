@@ -689,7 +689,8 @@ class Response(_WerkzeugResponse):
                 return problem
         if self._plain is not None:  # the only headers are the two made above, from checked values
             return None
-        return headers_problem(unchecked_pairs(self.headers))
+        store = self._headers
+        return headers_problem(unchecked_pairs(self.headers if store is None else store))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
