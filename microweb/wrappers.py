@@ -50,7 +50,7 @@ from ._werkzeug import (
     send_state,
     unchecked_pairs,
 )
-from .http import header_problem, headers_problem, is_token, is_uri, parse_content_length
+from .http import header_problem, is_token, is_uri, parse_content_length
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -690,7 +690,7 @@ class Response(_WerkzeugResponse):
         if self._plain is not None:  # the only headers are the two made above, from checked values
             return None
         store = self._headers
-        return headers_problem(unchecked_pairs(self.headers if store is None else store))
+        return header_problem(None, unchecked_pairs(self.headers if store is None else store))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
