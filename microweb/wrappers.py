@@ -568,6 +568,8 @@ class Response(_WerkzeugResponse):
             and (type(code) is int or type(code) is HTTPStatus)
             and code in _STATUS_LINES
             and (content_type is None or content_type in _PLAIN_TYPES or _is_clean_content_type(content_type))
+            # with no type at all (a class's default_mimetype None), Werkzeug sends no Content-Type
+            and (content_type is not None or mimetype is not None or self.default_mimetype is not None)
         )
         if simple and isinstance(response, (str, bytes)):
             if not direct_passthrough and self.automatically_set_content_length:  # plain: sent with its length
@@ -581,15 +583,14 @@ class Response(_WerkzeugResponse):
                 self._plain = (content_type, str(len(body)), listed)
                 return
         elif simple and response is not None and not isinstance(response, bytearray):
-            if content_type is not None or mimetype is not None or self.default_mimetype is not None:
-                # PERF: an iterable body (a stream), set as Werkzeug sets it, with its one header.
-                if content_type is None:
-                    content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
-                init_response(self, response, _STATUS_LINES[int(code)], int(code))  # type: ignore[arg-type]
-                self.direct_passthrough = direct_passthrough
-                self._plain = None
-                self._headers = headers_of([("Content-Type", content_type)])
-                return
+            # PERF: an iterable body (a stream), set as Werkzeug sets it, with its one header.
+            if content_type is None:
+                content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
+            init_response(self, response, _STATUS_LINES[int(code)], int(code))  # type: ignore[arg-type]
+            self.direct_passthrough = direct_passthrough
+            self._plain = None
+            self._headers = headers_of([("Content-Type", content_type)])
+            return
         self._plain = self._headers = None
         if not isinstance(headers, Headers):  # a Headers given is kept as it is, as Werkzeug keeps it
             headers = ResponseHeaders(headers)  # the same checks as Headers(headers), cheaper to set later

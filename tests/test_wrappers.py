@@ -836,3 +836,21 @@ def test_an_iterable_body_is_built_and_sent_as_werkzeugs(
     assert my_closed == their_closed
     if kind == "closable":
         assert my_body.closed == their_body.closed
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes", "list", "iterator"])
+def test_a_response_class_without_a_default_mimetype_sends_no_content_type_as_werkzeugs(kind: str) -> None:
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    class Untyped(Response):
+        default_mimetype = None
+
+    class WerkzeugUntyped(WerkzeugResponse):
+        default_mimetype = None
+
+    def body() -> Any:
+        return {"str": "x", "bytes": b"x", "list": ["x"], "iterator": iter([b"x"])}[kind]
+
+    mine, theirs = Untyped(body()), WerkzeugUntyped(body())
+    assert list(mine.headers) == list(theirs.headers)
+    assert _sent_in_order(mine) == _sent_in_order(theirs)
