@@ -7,7 +7,7 @@ them. A new Werkzeug minor version means reading these functions again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from inspect import GEN_CREATED, getgeneratorstate
 from typing import Any
 
@@ -50,6 +50,32 @@ def converter_groups(group_names: Iterable[str]) -> list[str]:
     return sorted(groups, key=lambda name: int(name[len(_GROUP_PREFIX) :]))
 
 
+class EncodedStream:
+    """What ``get_app_iter`` returns for a streamed body, as one object: the response's iterable,
+    str chunks encoded as ``iter_encoded`` encodes them, and ``close`` closing the response.
+
+    PERF: Werkzeug's is a ``ClosingIterator`` (a ``partial`` per chunk) over an encoding generator.
+    The iterable is read (``iter``) at the first chunk, as that generator reads it.
+    """
+
+    __slots__ = ("close", "iterator", "source")
+
+    def __init__(self, response: Response) -> None:
+        self.source: Iterable[str | bytes] = response.response
+        self.iterator: Iterator[str | bytes] | None = None
+        self.close = response.close
+
+    def __iter__(self) -> EncodedStream:
+        return self
+
+    def __next__(self) -> bytes:
+        iterator = self.iterator
+        if iterator is None:
+            iterator = self.iterator = iter(self.source)
+        chunk = next(iterator)
+        return chunk.encode() if isinstance(chunk, str) else chunk
+
+
 def encoded_source(response: Response, body: Iterable[bytes]) -> Iterable[str | bytes] | None:
     """The view's iterable behind ``body``, if ``body`` is Werkzeug's own wrapping of it; else None.
 
@@ -59,6 +85,8 @@ def encoded_source(response: Response, body: Iterable[bytes]) -> Iterable[str | 
     iterator's ``__next__`` and the encoding generator). Read from ``_callbacks`` (the
     encoding generator's close, then the response's) and that generator's code object.
     """
+    if type(body) is EncodedStream:
+        return body.source if body.iterator is None else None  # started: a chunk may be out already
     if type(body) is not ClosingIterator or type(response).iter_encoded is not Response.iter_encoded:
         return None
     callbacks = body._callbacks
@@ -70,19 +98,87 @@ def encoded_source(response: Response, body: Iterable[bytes]) -> Iterable[str | 
     return response.response
 
 
-def headers_of(pairs: list[tuple[str, str]]) -> Headers:
-    """A ``Headers`` holding ``pairs`` as they are, without re-checking each value.
+class ResponseHeaders(Headers):
+    """Werkzeug's ``Headers``, where setting or adding one ``str`` value by a ``str`` name costs less.
 
-    PERF: ``Headers(pairs)`` validates every value again (about 0.8 µs for two). Only
-    for pairs microweb made itself from values that are already checked.
+    PERF: ``headers[name] = value`` goes through ``set`` and ``_str_header_value`` (a regex
+    search); here a value with no CR or LF is stored directly, with ``set``'s rule (the
+    first header of that name replaced, the others removed, else appended). Anything else
+    (other types, keyword options, a newline, which raises) goes to Werkzeug's. Reads
+    ``_list``, the pairs every ``Headers`` method reads and writes.
     """
-    headers = Headers()
+
+    #: The first pairs as microweb made them from checked values (a copy): while they are
+    #: still first and the same, the check before sending skips them (:func:`unchecked_pairs`).
+    checked: list[tuple[str, str]] = []  # noqa: RUF012  (never mutated: each instance sets its own)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if type(key) is not str or type(value) is not str or "\n" in value or "\r" in value:
+            super().__setitem__(key, value)
+            return
+        pairs = self._list
+        lower = key.lower()
+        for index, (name, _) in enumerate(pairs):
+            if name.lower() == lower:
+                pairs[index] = (key, value)
+                rest = pairs[index + 1 :]
+                if rest:
+                    pairs[index + 1 :] = [pair for pair in rest if pair[0].lower() != lower]
+                return
+        pairs.append((key, value))
+
+    def add(self, key: str, value: Any, /, **kwargs: Any) -> None:
+        """Add a header (see Werkzeug's ``Headers.add``)."""
+        if kwargs or type(value) is not str or "\n" in value or "\r" in value:
+            super().add(key, value, **kwargs)
+        else:
+            self._list.append((key, value))
+
+    def __eq__(self, other: object) -> bool:
+        # Werkzeug's __eq__ wants the same class on both sides: a plain Headers compares equal as before.
+        if not isinstance(other, Headers) or type(other) not in (Headers, ResponseHeaders):
+            return NotImplemented
+        return {(name.lower(), value) for name, value in self._list} == {
+            (name.lower(), value) for name, value in other._list
+        }
+
+    __hash__ = None
+
+
+def headers_of(pairs: list[tuple[str, str]]) -> ResponseHeaders:
+    """A :class:`ResponseHeaders` holding ``pairs`` (the list itself), without re-checking each value.
+
+    PERF: ``Headers(pairs)`` validates every value again (about 0.8 µs for two), and its
+    ``__init__`` only makes the empty ``_list``. Only for pairs microweb made itself from
+    values that are already checked.
+    """
+    headers = ResponseHeaders.__new__(ResponseHeaders)
     headers._list = pairs
+    headers.checked = pairs[:]
     return headers
 
 
-def init_response(response: Response, body: list[bytes], status: str, status_code: int) -> None:
-    """Set what ``Response.__init__`` sets but the headers, for a body in memory and a checked status.
+def unchecked_pairs(headers: Headers) -> list[tuple[str, str]]:
+    """``headers``' pairs but the first ones microweb made from checked values, if they are unchanged.
+
+    The header check is one test per pair, so skipping pairs known to pass gives the same answer.
+    """
+    if type(headers) is ResponseHeaders:
+        pairs = headers._list
+        checked = headers.checked
+        if checked and pairs[: len(checked)] == checked:
+            return pairs[len(checked) :]
+        return pairs
+    return headers._list if type(headers) is Headers else list(headers)
+
+
+def header_pairs(headers: Headers) -> list[tuple[str, str]]:
+    """A copy of ``headers``' pairs, in order (``to_wsgi_list`` without its two Python calls)."""
+    return headers._list[:] if type(headers) is ResponseHeaders or type(headers) is Headers else list(headers)
+
+
+def init_response(response: Response, body: Iterable[bytes] | Iterable[str], status: str, status_code: int) -> None:
+    """Set what ``Response.__init__`` sets but the headers, for a list or iterable body and a checked status.
 
     PERF: the status setter parses the status again on every response (about 0.4 µs),
     and ``set_data`` goes through the headers, which a plain response makes later.
@@ -94,9 +190,12 @@ def init_response(response: Response, body: list[bytes], status: str, status_cod
     response.response = body
 
 
-def has_close_callbacks(response: Response) -> bool:
-    """Whether ``call_on_close`` gave ``response`` something to run when it is closed."""
-    return bool(response._on_close)
+def send_state(response: Response) -> tuple[str, int, bool]:
+    """``response``'s status line, its code, and whether ``call_on_close`` gave it something to run.
+
+    PERF: one call where the ``status`` and ``status_code`` properties are two Python calls.
+    """
+    return response._status, response._status_code, bool(response._on_close)
 
 
 def multidict_of(cls: type[MultiDict[str, str]], lists: dict[str, list[str]]) -> MultiDict[str, str]:

@@ -82,8 +82,8 @@ def _cookie_problem(value: str) -> str | None:
     return None
 
 
-def header_problem(status: str, headers: Iterable[tuple[str, str]]) -> str | None:
-    """Why this status and these headers must not be sent, or None if they may.
+def header_problem(status: str | None, headers: Iterable[tuple[str, str]]) -> str | None:
+    """Why this status and these headers must not be sent, or None if they may (``status`` None: the headers only).
 
     Refused: a control character in the status, a header name that is not an HTTP
     token, a value with CR, LF, NUL or another control character (header injection),
@@ -91,7 +91,7 @@ def header_problem(status: str, headers: Iterable[tuple[str, str]]) -> str | Non
     ``Set-Cookie`` whose cookie name is not a token or whose value is not RFC 6265's.
     The message names the header (or cookie), never the value: that may be anything a client sent.
     """
-    if _NOT_FIELD_TEXT.search(status):
+    if status is not None and _NOT_FIELD_TEXT.search(status):
         return "The response status has a control or non-Latin-1 character"
     for name, value in headers:
         # PERF: str methods answer for the usual names and values, much cheaper than a regex search:

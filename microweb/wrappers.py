@@ -40,7 +40,17 @@ from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 from werkzeug.wsgi import LimitedStream, get_content_length
 
-from ._werkzeug import BodyStream, has_close_callbacks, headers_of, init_response, multidict_of
+from ._werkzeug import (
+    BodyStream,
+    EncodedStream,
+    ResponseHeaders,
+    header_pairs,
+    headers_of,
+    init_response,
+    multidict_of,
+    send_state,
+    unchecked_pairs,
+)
 from .http import header_problem, is_token, is_uri, parse_content_length
 
 if TYPE_CHECKING:
@@ -535,6 +545,9 @@ def _is_clean_content_type(value: str) -> bool:
 _STATUS_LINES = {code: f"{code} {name.upper()}" for code, name in HTTP_STATUS_CODES.items()}
 _CHECKED_STATUS_LINES = frozenset(_STATUS_LINES.values())
 _PLAIN_TYPES = frozenset({HTML, JSON, "text/plain; charset=utf-8"})
+#: The headers Werkzeug's ``get_wsgi_headers`` may rewrite or add.
+_SEND_REWRITTEN = frozenset({"content-length", "location", "content-location"})
+_URL_NAMES = frozenset({"Location", "Content-Location"})  # as Werkzeug spells them when it sets them again
 
 
 _UNESCAPED_CONTROL = re.compile(r"[\x1a-\x1f]")
@@ -571,25 +584,37 @@ class Response(_WerkzeugResponse):
         direct_passthrough: bool = False,
     ) -> None:
         code = 200 if status is None else status
-        if (
+        simple = (
             headers is None
-            and not direct_passthrough
-            and self.automatically_set_content_length  # the plain state always sends Content-Length
-            and isinstance(response, (str, bytes))
             and (type(code) is int or type(code) is HTTPStatus)
             and code in _STATUS_LINES
             and (content_type is None or content_type in _PLAIN_TYPES or _is_clean_content_type(content_type))
-        ):
-            # PERF: the common case, without Werkzeug's Headers, status parsing and set_data.
-            body = response.encode() if isinstance(response, str) else response
+            # with no type at all (a class's default_mimetype None), Werkzeug sends no Content-Type
+            and (content_type is not None or mimetype is not None or self.default_mimetype is not None)
+        )
+        if simple and isinstance(response, (str, bytes)):
+            if not direct_passthrough and self.automatically_set_content_length:  # plain: sent with its length
+                # PERF: the common case, without Werkzeug's Headers, status parsing and set_data.
+                body = response.encode() if isinstance(response, str) else response
+                if content_type is None:
+                    content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
+                listed = [body]
+                init_response(self, listed, _STATUS_LINES[code], int(code))  # type: ignore[index]
+                self._headers = None
+                self._plain = (content_type, str(len(body)), listed)
+                return
+        elif simple and response is not None and not isinstance(response, bytearray):
+            # PERF: an iterable body (a stream), set as Werkzeug sets it, with its one header.
             if content_type is None:
                 content_type = content_type_for(self.default_mimetype if mimetype is None else mimetype)
-            listed = [body]
-            init_response(self, listed, _STATUS_LINES[code], int(code))
-            self._headers = None
-            self._plain = (content_type, str(len(body)), listed)
+            init_response(self, response, _STATUS_LINES[int(code)], int(code))  # type: ignore[arg-type]
+            self.direct_passthrough = direct_passthrough
+            self._plain = None
+            self._headers = headers_of([("Content-Type", content_type)])
             return
         self._plain = self._headers = None
+        if not isinstance(headers, Headers):  # a Headers given is kept as it is, as Werkzeug keeps it
+            headers = ResponseHeaders(headers)  # the same checks as Headers(headers), cheaper to set later
         super().__init__(response, status, headers, mimetype, content_type, direct_passthrough)
 
     @classmethod
@@ -680,38 +705,68 @@ class Response(_WerkzeugResponse):
     def header_problem(self) -> str | None:
         """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
         status = self.status
+        if status not in _CHECKED_STATUS_LINES:
+            problem = header_problem(status, ())
+            if problem is not None:
+                return problem
         if self._plain is not None:  # the only headers are the two made above, from checked values
-            return None if status in _CHECKED_STATUS_LINES else header_problem(status, ())
-        return header_problem(status, self.headers)  # PERF: its list's iterator, not items()'s generator
+            return None
+        store = self._headers
+        return header_problem(None, unchecked_pairs(self.headers if store is None else store))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
         plain = self._plain
-        code = self.status_code
+        status, code, closing = send_state(self)
         if 100 <= code < 200 or code == 204 or code == 304:
             return super().__call__(environ, start_response)
         body = self.response
         if plain is not None and body is plain[2]:
-            start_response(self.status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
+            start_response(status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
             return () if environ["REQUEST_METHOD"] == "HEAD" else body
-        if type(body) is list and len(body) == 1 and type(body[0]) is bytes and not has_close_callbacks(self):
+        if closing:
+            return super().__call__(environ, start_response)
+        if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
             headers = self._wsgi_headers(body[0])
             if headers is not None:
-                start_response(self.status, headers)
+                start_response(status, headers)
                 return () if environ["REQUEST_METHOD"] == "HEAD" else body
+        elif (
+            not isinstance(body, (list, tuple))
+            and not self.direct_passthrough
+            and environ["REQUEST_METHOD"] != "HEAD"
+            and type(self).get_app_iter is _WerkzeugResponse.get_app_iter
+            and type(self).iter_encoded is _WerkzeugResponse.iter_encoded  # a class's own encoding runs as it is
+        ):
+            headers = self._wsgi_headers(None)  # Werkzeug counts no length for a body that is not a sequence
+            if headers is not None:
+                start_response(status, headers)
+                return EncodedStream(self)
         return super().__call__(environ, start_response)
 
-    def _wsgi_headers(self, body: bytes) -> list[tuple[str, str]] | None:
-        """The headers to send with ``body``, when Werkzeug would send them unchanged; else None."""
-        headers = self.headers.to_wsgi_list()
+    def _wsgi_headers(self, body: bytes | None) -> list[tuple[str, str]] | None:
+        """The headers to send with ``body``, when Werkzeug would send them unchanged; else None.
+
+        One pass over a copy of the pairs: Werkzeug's ``get_wsgi_headers`` copies them into a
+        new ``Headers`` and sets Location, Content-Location and Content-Length again.
+        """
+        store = self._headers
+        headers = header_pairs(self.headers if store is None else store)
         has_length = False
+        urls: set[str] | None = None
         for name, value in headers:
             lower = name.lower()
-            if lower == "content-length":
-                has_length = True
-            elif lower == "location" or lower == "content-location":
-                if not is_uri(value) or self.autocorrect_location_header:
-                    return None  # Werkzeug rewrites it (iri_to_uri, urljoin)
-        if not has_length and self.automatically_set_content_length:
+            if lower in _SEND_REWRITTEN:
+                if lower == "content-length":
+                    has_length = True
+                    continue
+                if urls is None:
+                    urls = set()
+                elif lower in urls:
+                    return None  # Werkzeug sets it again: one header of the name, the last value
+                urls.add(lower)
+                if name not in _URL_NAMES or not is_uri(value) or self.autocorrect_location_header:
+                    return None  # Werkzeug rewrites it (its own spelling of the name, iri_to_uri, urljoin)
+        if body is not None and not has_length and self.automatically_set_content_length:
             headers.append(("Content-Length", str(len(body))))
         return headers

@@ -658,3 +658,216 @@ def test_orjson_writes_the_usual_answer_and_refuses_the_rest() -> None:
     )
     for value in ([float("nan")], [1e-7], {1: 2}, [2**64], [uuid.UUID(int=7)], [_Colour.RED], (1, 2), ["e-mail"]):
         assert fast_json(value) is None, value
+
+
+_HEADER_NAMES = st.sampled_from(
+    ["X-Hook", "x-hook", "Location", "location", "Content-Location", "Content-Length", "content-type", "Set-Cookie"]
+)
+_HEADER_VALUES = st.sampled_from(
+    ["yes", "", "/next?page=2", "/caf\u00e9", "https://example.com/a b", "a\r\nb", "\n", "a\rb", "7", 3, None]
+)
+_HEADER_OPS = st.lists(
+    st.tuples(st.sampled_from(["set", "item", "add", "add_kw", "del", "setdefault"]), _HEADER_NAMES, _HEADER_VALUES),
+    max_size=8,
+)
+
+
+def _apply(headers: Any, op: str, name: str, value: Any) -> str | None:
+    """One operation on ``headers``; the error it raised (type and message), if any."""
+    try:
+        if op == "set":
+            headers.set(name, value)
+        elif op == "item":
+            headers[name] = value
+        elif op == "add":
+            headers.add(name, value)
+        elif op == "add_kw":
+            headers.add(name, value, charset="utf-8")
+        elif op == "del":
+            del headers[name]
+        else:
+            headers.setdefault(name, value)
+    except Exception as exc:  # the same error either way is the claim
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(ops=_HEADER_OPS, plain=st.booleans())
+def test_response_headers_behave_as_werkzeugs_headers(ops: list[tuple[str, str, Any]], plain: bool) -> None:
+    from werkzeug.datastructures import Headers
+
+    start = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "5")]
+    html = "text/html; charset=utf-8"
+    mine = (Response.of(b"hello", html) if plain else Response(b"hello", content_type=html, headers=[])).headers
+    theirs = Headers(start)
+    assert list(mine) == start and mine == theirs and theirs == mine
+    for op, name, value in ops:
+        assert _apply(mine, op, name, value) == _apply(theirs, op, name, value)
+        assert list(mine) == list(theirs)
+        assert (mine == theirs, theirs == mine, mine.copy() == theirs) == (True, True, True)
+    assert (mine == Headers([("X", "y")])) is (list(theirs) == [("X", "y")])
+
+
+def _sent_in_order(response: Any, method: str = "GET") -> tuple[str, list[tuple[str, str]], bytes]:
+    seen: list[Any] = []
+    environ = EnvironBuilder(path="/a/", method=method, base_url="http://example.com/app").get_environ()
+    body = response(environ, lambda status, headers, exc_info=None: seen.extend([status, headers]))
+    data = b"".join(body)
+    getattr(body, "close", lambda: None)()
+    return seen[0], list(seen[1]), data
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    body=_BODIES,
+    status=_STATUSES,
+    ops=_HEADER_OPS,
+    how=st.sampled_from(["of", "init", "init with headers"]),  # Werkzeug's for "of": "init" (extra after the two)
+    autocorrect=st.booleans(),
+    method=st.sampled_from(["GET", "HEAD"]),
+)
+def test_the_response_sends_werkzeugs_bytes_in_werkzeugs_order(
+    body: str | bytes, status: int | None, ops: list[tuple[str, str, Any]], how: str, autocorrect: bool, method: str
+) -> None:
+    """Any sequence of header changes: the same status, headers (in order), body and header check as Werkzeug's."""
+    from werkzeug.http import HTTP_STATUS_CODES
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    from microweb.http import header_problem
+
+    data = body.encode() if isinstance(body, str) else body
+    extra = [("X-Extra", "1")]
+    if how == "of" and status not in HTTP_STATUS_CODES:
+        status = 200  # Response.of takes the codes of Werkzeug's table only
+
+    def made(cls: type[WerkzeugResponse]) -> WerkzeugResponse:
+        if how == "of" and cls is Response:
+            response: WerkzeugResponse = Response.of(data, "text/html; charset=utf-8", status or 200, extra)
+        elif how == "init with headers":
+            response = cls(data, status or 200, headers=extra, content_type="text/html; charset=utf-8")
+        else:
+            response = cls(data, status or 200, content_type="text/html; charset=utf-8")
+            response.headers.extend(extra)
+        response.autocorrect_location_header = autocorrect
+        for op, name, value in ops:
+            _apply(response.headers, op, name, value)
+        return response
+
+    mine, theirs = made(Response), made(WerkzeugResponse)
+    assert isinstance(mine, Response)
+    assert mine.header_problem() == header_problem(theirs.status, list(theirs.headers))
+    try:
+        expected: Any = _sent_in_order(theirs, method)
+    except Exception as exc:  # e.g. a Location iri_to_uri cannot read
+        expected = type(exc)
+    try:
+        got: Any = _sent_in_order(mine, method)
+    except Exception as exc:
+        got = type(exc)
+    assert got == expected
+
+
+class _Chunks:
+    """An iterable body that records whether it was closed."""
+
+    def __init__(self, chunks: list[str | bytes]) -> None:
+        self.chunks = chunks
+        self.closed = 0
+
+    def __iter__(self) -> Any:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _iterable(kind: str, chunks: list[str | bytes]) -> Any:
+    if kind == "generator":
+        return (chunk for chunk in chunks)
+    if kind == "closable":
+        return _Chunks(chunks)
+    if kind == "iterator":
+        return iter(chunks)
+    return list(chunks) if kind == "list" else tuple(chunks)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    chunks=st.lists(st.one_of(st.text(max_size=5), st.binary(max_size=5)), max_size=4),
+    kind=st.sampled_from(["generator", "closable", "list", "tuple", "iterator"]),
+    status=_STATUSES,
+    mimetype=_MIMETYPES,
+    content_type=_CONTENT_TYPES,
+    ops=_HEADER_OPS,
+    extra=st.sampled_from(["nothing", "close", "passthrough", "autocorrect"]),
+    method=st.sampled_from(["GET", "HEAD"]),
+)
+def test_an_iterable_body_is_built_and_sent_as_werkzeugs(
+    chunks: list[str | bytes],
+    kind: str,
+    status: int | None,
+    mimetype: str | None,
+    content_type: str | None,
+    ops: list[tuple[str, str, Any]],
+    extra: str,
+    method: str,
+) -> None:
+    """Streams: the same attributes, status, headers in order, chunks and closing as Werkzeug's Response."""
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    def made(cls: type[WerkzeugResponse]) -> tuple[WerkzeugResponse, Any, list[str]]:
+        closed: list[str] = []
+        body = _iterable(kind, chunks)
+        try:
+            response = cls(
+                body, status, mimetype=mimetype, content_type=content_type, direct_passthrough=extra == "passthrough"
+            )
+        except Exception as exc:
+            return type(exc), None, closed  # type: ignore[return-value]
+        response.autocorrect_location_header = extra == "autocorrect"
+        if extra == "close":
+            response.call_on_close(lambda: closed.append("closed"))
+        for op, name, value in ops:
+            _apply(response.headers, op, name, value)
+        return response, body, closed
+
+    mine, my_body, my_closed = made(Response)
+    theirs, their_body, their_closed = made(WerkzeugResponse)
+    if not isinstance(theirs, WerkzeugResponse):
+        assert mine is theirs  # the same error
+        return
+    assert isinstance(mine, WerkzeugResponse)
+    fields = ("status", "status_code", "mimetype", "is_streamed", "is_sequence", "direct_passthrough")
+    assert [getattr(mine, name) for name in fields] == [getattr(theirs, name) for name in fields]
+    assert list(mine.headers) == list(theirs.headers)
+    try:
+        expected: Any = _sent_in_order(theirs, method)
+    except Exception as exc:
+        expected = type(exc)
+    try:
+        got: Any = _sent_in_order(mine, method)
+    except Exception as exc:
+        got = type(exc)
+    assert got == expected
+    assert my_closed == their_closed
+    if kind == "closable":
+        assert my_body.closed == their_body.closed
+
+
+@pytest.mark.parametrize("kind", ["str", "bytes", "list", "iterator"])
+def test_a_response_class_without_a_default_mimetype_sends_no_content_type_as_werkzeugs(kind: str) -> None:
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    class Untyped(Response):
+        default_mimetype = None
+
+    class WerkzeugUntyped(WerkzeugResponse):
+        default_mimetype = None
+
+    def body() -> Any:
+        return {"str": "x", "bytes": b"x", "list": ["x"], "iterator": iter([b"x"])}[kind]
+
+    mine, theirs = Untyped(body()), WerkzeugUntyped(body())
+    assert list(mine.headers) == list(theirs.headers)
+    assert _sent_in_order(mine) == _sent_in_order(theirs)
