@@ -23,6 +23,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus
 
+from werkzeug.datastructures import iter_multi_items
 from werkzeug.routing import BaseConverter, IntegerConverter, Map, MapAdapter, Rule, RuleFactory, ValidationError
 
 from ._werkzeug import converter_groups, rule_converters, rule_parts, rule_trace
@@ -364,10 +365,8 @@ def _query(values: Mapping[str, Any], names: Collection[str]) -> str:
             pairs.append(key_text + (texts.get(value) or _query_text(value)))
         elif type(value) is int:  # digits and "-" need no quoting
             pairs.append(f"{key_text}{value}")
-        elif isinstance(value, (list, tuple, set)):  # one pair per item, as Werkzeug's iter_multi_items
-            pairs += [key_text + _query_text(item) for item in value if item is not None]
-        else:
-            pairs.append(key_text + _query_text(value))
+        else:  # lists, bytes, floats...: the pairs Werkzeug's own iter_multi_items makes (3.1.0 splits bytes)
+            pairs += [key_text + _query_text(item) for _, item in iter_multi_items({key: value}) if item is not None]
     return "?" + "&".join(pairs) if pairs else ""
 
 
