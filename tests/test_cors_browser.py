@@ -13,9 +13,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from examples_support.browser import chromium
@@ -23,7 +21,7 @@ from examples_support.browser import chromium
 from microweb import App, request, session
 from microweb.cors import allow_cors
 
-from support import in_thread
+from support import in_thread, threaded_server
 
 pytestmark = pytest.mark.slow
 
@@ -43,19 +41,10 @@ fetch(url, options)
 """
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True  # a connection Chromium opened and left idle must not hold up the others
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextlib.contextmanager
 def serving(app: App) -> Iterator[int]:
     """Serve ``app`` on 127.0.0.1 (a free port, yielded) with a thread per connection."""
-    server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    server = threaded_server(app)
     with in_thread(server) as port:
         yield port
 

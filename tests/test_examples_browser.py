@@ -14,15 +14,15 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from examples_support import EXAMPLES
 from examples_support.browser import chromium
 from examples_support.servers import HttpClient, save, sign_in
 from gateways.harness import ServerProcess, free_port, need_modules, running
+
+from support import threaded_server
 
 pytestmark = pytest.mark.slow
 
@@ -215,15 +215,6 @@ fetch(wiki + "/api/session", options)
 """
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True  # a connection Chromium opened and left idle must not hold up the others
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def _blank_page(environ: Any, start_response: Any) -> list[bytes]:
     start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
     return [b"<!doctype html><title>tools</title><p>A page of another origin.</p>"]
@@ -232,7 +223,7 @@ def _blank_page(environ: Any, start_response: Any) -> list[bytes]:
 @contextlib.contextmanager
 def other_origin() -> Iterator[str]:
     """A blank page on another port of 127.0.0.1 (another origin, the same site); yields its URL."""
-    server = make_server("127.0.0.1", 0, _blank_page, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    server = threaded_server(_blank_page)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

@@ -6,8 +6,9 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.validate import validator
 
 from microweb.testing import TestClient
@@ -24,6 +25,15 @@ def validated_client(app: Any, **kwargs: Any) -> TestClient:
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # no request lines in the test output
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a connection Chromium opened and left idle must not hold up the others
+
+
+def threaded_server(app: Any) -> WSGIServer:
+    """A quiet wsgiref server of ``app`` on 127.0.0.1 (a free port), a thread per connection: for browsers."""
+    return make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
 
 
 @contextlib.contextmanager
