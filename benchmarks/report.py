@@ -154,7 +154,20 @@ def issue16_targets(results: Results) -> list[list[str]]:
                 _mark(not misses),
             ]
         )
-    return rows + _startup_targets(results.get("routing"))
+    return rows + _startup_targets(results.get("routing")) + _e2e_targets(results.get("e2e"))
+
+
+def _e2e_targets(part: Results | None) -> list[list[str]]:
+    """Under gunicorn, the JSON view: at least 0.95x raw WSGI's requests per second, and at least Falcon's."""
+    rps = (part or {}).get("rps", {})
+    mw, raw, falcon = (rps.get(f, {}).get("param_json") for f in ("microweb", "raw", "falcon"))
+    if not mw or not raw:
+        return []
+    to_raw = mw / raw
+    to_falcon = _ratio(mw, falcon)
+    measured = f"{to_raw:.2f}x raw" + (f", {to_falcon:.2f}x Falcon" if to_falcon else "")
+    met = to_raw >= 0.95 and (to_falcon is None or to_falcon >= 1)
+    return [["end to end (gunicorn, `param_json`): ≥ 0.95x raw WSGI and ≥ Falcon", measured, _mark(met)]]
 
 
 def _startup_targets(part: Results | None) -> list[list[str]]:

@@ -150,6 +150,19 @@ def test_e2e_report_has_a_granian_table_with_ratios_to_raw_under_granian() -> No
     assert "| raw | 30,000 (1.00x) |" in granian and "| microweb | 24,000 (0.80x) |" in granian
 
 
+def test_issue_16_end_to_end_target_wants_095x_raw_and_at_least_falcon_on_the_json_view() -> None:
+    from benchmarks.report import issue16_targets
+
+    def row(microweb: float, falcon: float) -> list[str]:
+        rps = {"raw": {"param_json": 4000.0}, "microweb": {"param_json": microweb}, "falcon": {"param_json": falcon}}
+        (found,) = [r for r in issue16_targets({"e2e": {"rps": rps}}) if r[0].startswith("end to end")]
+        return found
+
+    assert row(3900.0, 3800.0)[1:] == ["0.97x raw, 1.03x Falcon", "met"]
+    assert row(3900.0, 3950.0)[2] != "met"  # under Falcon
+    assert row(3700.0, 3600.0)[2] != "met"  # under 0.95x raw
+
+
 def test_e2e_serves_each_granian_framework_with_granian() -> None:
     from benchmarks import e2e
 
