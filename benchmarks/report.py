@@ -349,7 +349,7 @@ def targets(results: Results) -> list[list[str]]:
             [
                 "end to end: ≥ 0.9x raw WSGI req/s",
                 ", ".join(f"`{v}` {_fmt(r, 'x', 2)}" for v, r in ratios.items()),
-                _mark(worst and worst >= 0.9),
+                _mark(None if worst is None else worst >= 0.9),
             ]
         )
     mem = results.get("memory")

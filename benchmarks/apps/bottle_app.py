@@ -160,7 +160,8 @@ def _jinja_app() -> WSGIApp:
     )
     app = bottle.Bottle()
     app.route("/jinja", callback=lambda: env.get_template("page.jinja.html").render(sc.JINJA_CONTEXT))
-    return app
+    wsgi: WSGIApp = app
+    return wsgi
 
 
 def build() -> dict[str, WSGIApp]:
@@ -205,4 +206,5 @@ def build_routes(n: int) -> WSGIApp:
     for i in range(n):
         app.route(f"/s{i}", callback=hello)
         app.route(f"/d{i}/<x:int>", callback=numbered)
-    return app
+    wsgi: WSGIApp = app
+    return wsgi

@@ -161,7 +161,7 @@ def build() -> dict[str, WSGIApp]:
     """The main app (it renders Jinja2 too) and the one with an after_request hook."""
     app = Flask(__name__, template_folder=sc.TEMPLATES)
     app.secret_key = sc.SECRET
-    for path, view in {
+    views: dict[str, Any] = {
         "/": hello,
         "/users/<int:uid>": user,
         "/search": search,
@@ -172,7 +172,8 @@ def build() -> dict[str, WSGIApp]:
         "/jinja": jinja,
         "/old": old,
         "/big": big,
-    }.items():
+    }
+    for path, view in views.items():
         app.add_url_rule(path, view_func=view)
     app.add_url_rule("/form", view_func=form, methods=["POST"])
     app.add_url_rule("/upload", view_func=upload, methods=["POST"])

@@ -211,7 +211,8 @@ def _jinja_app() -> WSGIApp:
     with Configurator() as config:
         config.add_route("jinja", "/jinja")
         config.add_view(jinja, route_name="jinja")
-        return config.make_wsgi_app()
+        app: WSGIApp = config.make_wsgi_app()
+        return app
 
 
 def build() -> dict[str, WSGIApp]:

@@ -137,7 +137,7 @@ def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]
     path = environ["PATH_INFO"]
     view = ROUTES.get((environ["REQUEST_METHOD"], path))
     if view is not None:
-        answer: Answer | None = view(environ)
+        answer: Answer = view(environ)
     elif path in PATHS:
         answer = "405 Method Not Allowed", TEXT, b"Method Not Allowed"
     else:
