@@ -701,7 +701,10 @@ class App(Scaffold):
         """The signer and cookie settings behind :data:`session`; any change to ``SECRET_KEY`` is seen."""
         key = self.config["SECRET_KEY"]
         if key is None:
-            raise RuntimeError("The session needs a secret key: create the app with App(secret_key=...).")
+            raise RuntimeError(
+                "The session needs a secret key: create the app with App(secret_key=...), "
+                "or set app.config['SECRET_KEY'] (app.config.from_prefixed_env() reads MICROWEB_SECRET_KEY)."
+            )
         cookie = self._session_cookie
         # Compared by value: a key list changed in place (a leaked key removed) must stop verifying at once.
         if cookie is None or cookie.keys != SessionCookie.snapshot(key):

@@ -77,7 +77,8 @@ def _check_session_is_possible(app: App) -> None:
     if app.config.get("SECRET_KEY") is None:
         raise RuntimeError(
             "protect(app) checks a token kept in the session, and the session needs a secret key: "
-            'create the app with App(secret_key=os.environ["SECRET_KEY"]) before calling protect(app)'
+            'create the app with App(secret_key=os.environ["SECRET_KEY"]), or load the configuration '
+            "(app.config.from_prefixed_env() reads MICROWEB_SECRET_KEY) before calling protect(app)"
         )
     app.session_cookie  # noqa: B018  (builds the signer: a weak key is refused now, not at the first POST)
 

@@ -183,6 +183,7 @@ def test_protect_without_a_secret_key_is_refused_with_what_to_do() -> None:
         protect(App())
     message = str(refused.value)
     assert "protect(app)" in message and "App(secret_key=" in message and "\n" not in message
+    assert "from_prefixed_env() reads MICROWEB_SECRET_KEY" in message  # the way of a key kept in config
 
 
 def test_protect_with_a_weak_key_set_in_config_is_refused_at_once() -> None:

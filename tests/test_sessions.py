@@ -208,7 +208,8 @@ def test_session_without_secret_key_names_the_setting() -> None:
             return str(exc)
         return "no error"
 
-    assert "App(secret_key=...)" in app.test_client().get("/").get_data(as_text=True)
+    message = app.test_client().get("/").get_data(as_text=True)
+    assert "App(secret_key=...)" in message and "app.config['SECRET_KEY']" in message
 
 
 COPIED = ", so it was copied from an example, not generated"
