@@ -59,7 +59,7 @@ def load_app(target: str) -> Any:
             rerun = f"import {module_name}; {module_name}.{attr}"
             raise TargetError(_failed(f"{module_name}:{attr}", exc, rerun)) from None
     if not callable(obj):
-        raise TargetError(f"{target!r} is a {type(obj).__name__}, not a WSGI application")
+        raise TargetError(f"{target!r} is of type {type(obj).__name__}, not a WSGI application")
     return obj
 
 

@@ -34,7 +34,7 @@ _KEY_ADVICE = (
 def _key_problem(key: object) -> str | None:
     """What makes ``key`` unfit to sign sessions, or None."""
     if not isinstance(key, (str, bytes)):
-        return f"is a {type(key).__name__}, not a str, bytes or list of them"
+        return f"is of type {type(key).__name__}, not a str, bytes or list of them"
     if not key:
         return "is empty"
     if not key.strip():

@@ -111,7 +111,7 @@ def test_an_app_that_cannot_be_made_is_one_clear_line(
     [
         ("nosuchmodule:app", "no module named 'nosuchmodule'"),
         ("cliapp:nosuchapp", "module 'cliapp' has no attribute 'nosuchapp'"),
-        ("cliapp:NOT_AN_APP", "'cliapp:NOT_AN_APP' is a int, not a WSGI application"),
+        ("cliapp:NOT_AN_APP", "'cliapp:NOT_AN_APP' is of type int, not a WSGI application"),
         ("cliapp", "'cliapp' is not MODULE:APP"),
     ],
 )

@@ -226,7 +226,7 @@ COPIED = ", so it was copied from an example, not generated"
         (b"0123456789", "secret_key is only 10 characters long"),
         ("a" * 32, "secret_key uses only 1 different characters"),
         ("abc" * 11, "secret_key uses only 3 different characters"),
-        (12345678901234567890, "secret_key is a int, not a str, bytes or list of them"),
+        (12345678901234567890, "secret_key is of type int, not a str, bytes or list of them"),
         ([], "secret_key is an empty list"),
         (["long-enough-key-0123456789", "weak"], "key 2 of 2 in secret_key is only 4 characters long"),
         (["", "long-enough-key-0123456789"], "key 1 of 2 in secret_key is empty"),
