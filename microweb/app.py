@@ -20,6 +20,7 @@ import sys
 import traceback
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.exceptions import (
@@ -52,7 +53,7 @@ from .resources import Resource
 from .routing import RouteIndex, RuleMap, RuleMapAdapter
 from .scaffold import HookChain, Scaffold
 from .sessions import SessionCookie
-from .wrappers import HTML, JSON, Request, Response, fast_json
+from .wrappers import HTML, JSON, Request, Response, fast_json, is_streamed
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -424,7 +425,7 @@ class App(Scaffold):
         try:
             response = self.full_dispatch_request(ctx)
             streamed = (
-                type(response.response) is not list and response.is_streamed and environ["REQUEST_METHOD"] != "HEAD"
+                type(response.response) is not list and is_streamed(response) and environ["REQUEST_METHOD"] != "HEAD"
             )
             if not streamed:  # the request ends before its body goes out; a stream's ends when it is closed
                 response = self.end_request(ctx, response)
@@ -537,7 +538,10 @@ class App(Scaffold):
             return self.response_class.of(rv.encode(), HTML)
         if kind is dict:
             return self.response_class.of(dump_json(rv), JSON)
-        if isinstance(rv, BaseResponse):  # as it is (no tuple to unpack, no body to wrap)
+        response: BaseResponse
+        if kind is GeneratorType:  # PERF: a streaming view's result, without the checks it is none of
+            response = self.response_class(rv, content_type=HTML)
+        elif isinstance(rv, BaseResponse):  # as it is (no tuple to unpack, no body to wrap)
             response = rv
         else:
             body, status, headers = _unpack(rv)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token, copy_context
+from itertools import repeat, starmap
 from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.exceptions import ClientDisconnected, HTTPException
@@ -317,40 +318,50 @@ class StreamedBody:
     encoded as Werkzeug would) and ``body`` is only closed.
     """
 
+    __slots__ = ("body", "chunks", "closed", "complete", "context", "ctx")
+
     def __init__(self, ctx: RequestContext, body: Iterable[bytes], response: BaseResponse | None = None) -> None:
         self.ctx = ctx
         self.body = body
         source = None if response is None else encoded_source(response, body)
-        #: Whether chunks come straight from the view, so str ones must be encoded here.
-        self.encodes = source is not None
-        self.iterator: Iterator[str | bytes] = iter(body if source is None else source)
         self.complete = False
         self.closed = False
         # PERF: one copy now (the request context is current), entered per chunk in C, not pushed in Python.
         self.context = copy_context()
-        self.run = self.context.run
+        #: What the server iterates: one generator, so that a chunk costs one resumed frame
+        #: (``__iter__`` returns it; the server keeps this object for ``close``).
+        self.chunks: Iterator[bytes] = self._stream(iter(body if source is None else source), source is not None)
 
-    def __iter__(self) -> StreamedBody:
-        return self
+    def __iter__(self) -> Iterator[bytes]:
+        return self.chunks
 
     def __next__(self) -> bytes:
+        return next(self.chunks)
+
+    def _stream(self, iterator: Iterator[Any], encodes: bool) -> Iterator[bytes]:
+        """The chunks, each made in the copied context; str ones encoded when they come from the view."""
+        ctx, run = self.ctx, self.context.run
+        # PERF: starmap calls run(next, iterator) in C; the StopIteration that next raises ends
+        # starmap, and with it the loop (no Python frame per chunk but this one's).
+        made = starmap(run, repeat((next, iterator)))
         try:
-            chunk = self.run(next, self.iterator)
-        except StopIteration:
-            self.complete = True
-            failure = self.run(self.ctx.close_resources)
-            if failure is not None:
-                raise failure from None  # already logged
-            raise
+            if encodes:
+                for chunk in made:
+                    if type(chunk) is str:  # PERF: the usual chunk, one cheap test
+                        yield chunk.encode()
+                    else:  # as Werkzeug's _iter_encoded: a str subclass's own encode, anything else as it is
+                        yield chunk.encode() if isinstance(chunk, str) else chunk
+            else:
+                yield from made
         except Exception as exc:
             # The headers are out: all that is left is to log and let the server drop the connection.
-            ctx = self.ctx
             ctx.error = exc
             ctx.app.logger.error("Exception while streaming %s", ctx.describe(), exc_info=exc)
             raise
-        if self.encodes and isinstance(chunk, str):
-            return chunk.encode()
-        return chunk  # type: ignore[return-value]
+        self.complete = True
+        failure = run(ctx.close_resources)
+        if failure is not None:
+            raise failure from None  # already logged
 
     def close(self) -> None:
         """End the request: the server is done with the body (sent, or given up on)."""
@@ -361,6 +372,9 @@ class StreamedBody:
         if not self.complete and ctx.error is None:
             # The client went away (or the server gave up): what was not sent did not happen.
             ctx.error = ClientDisconnected("The response was closed before it was sent completely.")
+        chunks: Any = self.chunks
+        if not self.complete and not chunks.gi_running:  # left suspended (its frame holds self): let go
+            chunks.close()
         self.context.run(self._close)
 
     def _close(self) -> None:

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from http import HTTPStatus
 from io import BytesIO
+from types import GeneratorType
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
@@ -770,3 +771,17 @@ class Response(_WerkzeugResponse):
         if body is not None and not has_length and self.automatically_set_content_length:
             headers.append(("Content-Length", str(len(body))))
         return headers
+
+
+def is_streamed(response: _WerkzeugResponse) -> bool:
+    """``response.is_streamed``: whether its body has no length (Werkzeug's test is ``len()``).
+
+    PERF: a generator has none, so for one the ``len()`` that raises and catches a TypeError
+    (message, traceback) is skipped, unless the class has an ``is_streamed`` of its own.
+    """
+    if type(response.response) is GeneratorType and type(response).is_streamed is _WERKZEUG_IS_STREAMED:
+        return True
+    return response.is_streamed
+
+
+_WERKZEUG_IS_STREAMED = _WerkzeugResponse.is_streamed

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from microweb import App, RequestContext, Response, request
 from microweb.ctx import context_var
@@ -262,3 +265,178 @@ def test_a_streamed_body_keeps_a_response_class_own_encoding_and_the_empty_statu
     reply = client.get("/not-modified")
     assert reply.status_code == 304 and reply.data == b""
     assert closed == []  # a 304's body is never started, only closed (never begun, so nothing runs)
+
+
+# ---------------------------------------------------------------- a stream, chunk by chunk, as a server reads it
+
+
+def _environ(path: str) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": None,
+        "wsgi.errors": None,
+    }
+
+
+class _Tagged(str):
+    """A str whose own ``encode`` Werkzeug calls: so must the stream."""
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return b"<" + str(self).encode(encoding, errors) + b">"
+
+
+def _edge_app(fail_at: int | None, commit_fails: bool = False) -> tuple[App, list[Any]]:
+    """GET /s: the chunks str, bytes, a str subclass, a bytearray and the request's path, made with a resource;
+    ``fail_at`` raises instead of that chunk (5: after the last one)."""
+    app = App(secret_key=SECRET)
+    events: list[Any] = []
+    app.teardown_request(lambda error: events.append(("teardown", type(error).__name__ if error else None)))
+
+    @app.resource
+    def db() -> Iterator[str]:
+        events.append("open")
+        try:
+            yield "conn"
+        except Exception:
+            events.append("rollback")
+            raise
+        if commit_fails:
+            raise OSError("disk full")
+        events.append("commit")
+
+    def chunks() -> Iterator[Any]:
+        for i, chunk in enumerate(["caf\u00e9 ", b"bytes ", _Tagged("t"), bytearray(b" ba "), None]):
+            if i == fail_at:
+                raise ValueError(f"chunk {i}")
+            events.append(("chunk", i, db()))  # the resource, and below the request, are there for every chunk
+            yield request.path if chunk is None else chunk
+        if fail_at == 5:
+            raise ValueError("after the last chunk")
+
+    app.add_route("/s", chunks, endpoint="s")
+    return app, events
+
+
+def _start(app: App) -> Any:
+    return app(_environ("/s"), lambda status, headers, exc_info=None: None)
+
+
+def test_a_stream_encodes_str_as_werkzeug_does_and_keeps_the_rest_as_it_is() -> None:
+    app, events = _edge_app(None)
+    body = _start(app)
+    chunks = list(body)
+    assert chunks == ["caf\u00e9 ".encode(), b"bytes ", b"<t>", bytearray(b" ba "), b"/s"]
+    assert [type(chunk) for chunk in chunks] == [bytes, bytes, bytes, bytearray, bytes]
+    assert events[-1] == "commit"  # committed when the last chunk was made, before the server closes the body
+    assert [e for e in events if isinstance(e, tuple) and e[0] == "chunk"] == [("chunk", i, "conn") for i in range(5)]
+    body.close()
+    assert events[-1] == ("teardown", None)
+
+
+@pytest.mark.parametrize("fail_at", [0, 2, 5])
+def test_an_exception_in_a_stream_is_logged_once_rolls_back_and_reaches_the_server(
+    fail_at: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, events = _edge_app(fail_at)
+    body = _start(app)
+    got = []
+    with pytest.raises(ValueError, match="chunk|after the last"):
+        for chunk in body:
+            got.append(chunk)
+    assert len(got) == min(fail_at, 5)
+    body.close()
+    body.close()
+    records = [r for r in caplog.records if r.getMessage().startswith("Exception while streaming")]
+    assert [r.getMessage() for r in records] == ["Exception while streaming GET /s [s]"]
+    assert records[0].exc_info is not None and records[0].exc_info[0] is ValueError
+    expected_end = ["rollback", ("teardown", "ValueError")] if fail_at > 0 else [("teardown", "ValueError")]
+    assert events[-len(expected_end) :] == expected_end  # the resource, opened with the first chunk, rolled back
+    assert "commit" not in events
+
+
+def test_a_failed_commit_after_the_last_chunk_reaches_the_server() -> None:
+    app, events = _edge_app(None, commit_fails=True)
+    body = _start(app)
+    with pytest.raises(OSError, match="disk full"):
+        list(body)
+    body.close()
+    assert events[-1] == ("teardown", "OSError")
+
+
+@pytest.mark.parametrize("read", [0, 1, 3])
+def test_a_stream_closed_early_is_a_client_gone_and_closes_once(read: int) -> None:
+    app, events = _edge_app(None)
+    body = _start(app)
+    chunks = iter(body)
+    assert iter(body) is chunks  # one iterator: a second iter() goes on where the first is
+    got = [next(chunks) for _ in range(read)]
+    assert len(got) == read
+    body.close()
+    body.close()  # a middleware's close and the server's: one end
+    assert events.count(("teardown", "ClientDisconnected")) == 1
+    assert ("rollback" in events) == (read > 0)  # nothing opened before the first chunk: nothing to roll back
+    assert list(chunks) == []  # closed: no chunk is made after close
+
+
+def test_next_on_the_body_itself_reads_the_same_stream() -> None:
+    app, _ = _edge_app(None)
+    body = _start(app)
+    assert next(body) == "caf\u00e9 ".encode()
+    assert next(iter(body)) == b"bytes "
+    body.close()
+
+
+def test_an_unencodable_str_chunk_is_logged_as_a_failed_stream(caplog: pytest.LogCaptureFixture) -> None:
+    app = App()
+    app.add_route("/s", lambda: iter(["ok", "\ud800"]), endpoint="s")
+    body = _start(app)
+    with pytest.raises(UnicodeEncodeError):
+        list(body)
+    body.close()
+    assert [r.getMessage() for r in caplog.records] == ["Exception while streaming GET /s [s]"]
+
+
+_CHUNKS = st.lists(st.one_of(st.text(max_size=8), st.binary(max_size=8)), max_size=6)
+
+
+@given(chunks=_CHUNKS, as_generator=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_a_streamed_body_is_the_bytes_werkzeug_sends(chunks: list[str | bytes], as_generator: bool) -> None:
+    app = App()
+    app.add_route("/s", lambda: (c for c in chunks) if as_generator else iter(chunks), endpoint="s")
+    body = _start(app)
+    try:
+        sent = list(body)
+    finally:
+        body.close()
+    environ = _environ("/s")
+    werkzeug = WerkzeugResponse(iter(chunks)).get_app_iter(environ)
+    assert sent == list(werkzeug)
+    assert all(type(chunk) is bytes for chunk in sent)
+
+
+def test_a_response_class_own_is_streamed_decides_when_the_request_ends() -> None:
+    events: list[str] = []
+
+    class Buffered(Response):
+        @property
+        def is_streamed(self) -> bool:  # a class that says its generators are not streams
+            return False
+
+    app = App()
+    app.response_class = Buffered
+    app.teardown_request(lambda error: events.append("teardown"))
+
+    def chunks() -> Iterator[str]:
+        events.append("chunk")
+        yield "x"
+
+    app.add_route("/s", chunks, endpoint="s")
+    body = _start(app)
+    assert events == ["teardown"]  # not streamed: the request ended before its body went out
+    assert list(body) == [b"x"]
