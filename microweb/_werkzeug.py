@@ -198,8 +198,12 @@ def send_state(response: Response) -> tuple[str, int, bool]:
     return response._status, response._status_code, bool(response._on_close)
 
 
-def multidict_of(cls: type[MultiDict[str, str]], lists: dict[str, list[str]]) -> MultiDict[str, str]:
+def multidict_of(
+    cls: type[MultiDict[str, str]], lists: dict[str, list[str]] | Iterable[tuple[str, list[str]]]
+) -> MultiDict[str, str]:
     """A ``MultiDict`` (or ``ImmutableMultiDict``) holding ``lists``: each name's values, in order.
+
+    ``lists`` is a dict, or pairs of a name and its values (a name repeated: its last list wins).
 
     PERF: ``MultiDict.__init__`` adds the values one by one in Python. A MultiDict is a dict
     of value lists (Werkzeug's layout, which all its methods read), so one ``dict.update``
