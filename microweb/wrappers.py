@@ -48,6 +48,8 @@ from ._werkzeug import (
     headers_of,
     init_response,
     multidict_of,
+    read_body,
+    read_stream,
     send_state,
     unchecked_pairs,
 )
@@ -450,6 +452,9 @@ class Request(_WerkzeugRequest):
     @cached_property
     def mimetype(self) -> str:
         """The body's mimetype, lower case, without parameters (``application/x-www-form-urlencoded``)."""
+        value = self.environ.get("CONTENT_TYPE") or ""
+        if ";" not in value:  # PERF: no parameters: what parse_options_header gives for it, without its frames
+            return value.strip(" \t").lower()
         return self._content_type_parts[0].lower()
 
     @cached_property
@@ -490,6 +495,8 @@ class Request(_WerkzeugRequest):
         environ = self.environ
         if self.shallow:
             return super().stream  # Werkzeug's RuntimeError
+        if "_whole_body" in self.__dict__:  # get_data read it: the stream it read, at its end
+            return cast(IO[bytes], read_stream(self.__dict__["_whole_body"]))
         length, limit = self.content_length, self.max_content_length
         if length is not None and limit is not None and length > limit:
             raise RequestEntityTooLarge()
@@ -502,6 +509,31 @@ class Request(_WerkzeugRequest):
         if limit is not None:
             return cast(IO[bytes], _WholeBodyStream(environ["wsgi.input"], limit))
         return super().stream
+
+    def get_data(  # type: ignore[override]
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> bytes | str:
+        """The body, as Werkzeug's ``get_data`` reads it (see there).
+
+        PERF: the usual call, with a Content-Length and nothing read yet, reads what
+        ``stream.read()`` reads without making the stream first (it is made if asked for).
+        """
+        d = self.__dict__
+        if not cache or parse_form_data or "_cached_data" in d or "stream" in d or "_whole_body" in d or self.shallow:
+            return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload, no-any-return]
+        length = self.content_length
+        if length is None:
+            return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload, no-any-return]
+        limit = self.max_content_length
+        if limit is not None and length > limit:
+            raise RequestEntityTooLarge()
+        data, stream = read_body(self.environ["wsgi.input"], length)
+        if stream is None:
+            d["_whole_body"] = length
+        else:
+            d["stream"] = stream
+        d["_cached_data"] = data
+        return data.decode(errors="replace") if as_text else data
 
     @cached_property
     def form(self) -> ImmutableMultiDict[str, str]:
@@ -536,7 +568,7 @@ class Request(_WerkzeugRequest):
         except ValueError:  # not UTF-8: an empty form, as the parser gives
             text = ""
         storage = self.parameter_storage_class
-        d["stream"], d["files"] = LimitedStream(BytesIO(b""), 0), storage()  # what the parser leaves: read, no files
+        d["_whole_body"], d["files"] = length, storage()  # what the parser leaves: the stream read, no files
         return cast("ImmutableMultiDict[str, str]", _parameters(storage, text))
 
     def make_form_data_parser(self) -> FormDataParser:

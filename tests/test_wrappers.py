@@ -426,6 +426,16 @@ def test_a_long_query_is_a_real_immutable_multidict() -> None:
     assert hash(mine) == hash(theirs)
 
 
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(["a", "B", "/", "+", " ", "\t", ";", "=", '"', "x", "\u00e9", "\n"]), max_size=20)
+)
+def test_the_mimetype_and_its_parameters_are_werkzeugs(content_type: str) -> None:
+    mine, theirs = Request(_environ(CONTENT_TYPE=content_type)), WerkzeugRequest(_environ(CONTENT_TYPE=content_type))
+    assert (mine.mimetype, mine.mimetype_params) == (theirs.mimetype, theirs.mimetype_params)
+    assert mine.is_json == theirs.is_json
+
+
 def test_forty_parameters_a_few_of_them_escaped_read_as_werkzeug_reads_them() -> None:
     query = "&".join(f"p{i}=v%20{i}%2F%C3%A9%26" if i % 8 == 3 else f"p{i}=value{i}" for i in range(40))
     mine, theirs = Request(_environ(QUERY_STRING=query)), WerkzeugRequest(_environ(QUERY_STRING=query))
@@ -463,6 +473,35 @@ def test_after_the_form_the_body_reads_as_werkzeugs(content_type: str, body: byt
         req = cls(environ)
         form = req.form.to_dict(flat=False)
         return form, req.files.to_dict(), req.stream.read(), req.get_data(), req.form is req.form
+
+    assert seen(Request) == seen(WerkzeugRequest)
+
+
+@pytest.mark.parametrize("content_type", [URLENCODED, "application/json", "text/plain; charset=latin-1"])
+@pytest.mark.parametrize("body", [b"a=1&b=%C3%A9", b"", b"\xff\xfe"])
+@pytest.mark.parametrize("first", ["get_data", "as_text", "uncached", "data", "json"])
+def test_the_body_read_first_reads_as_werkzeugs_then_the_form_and_the_stream(
+    content_type: str, body: bytes, first: str
+) -> None:
+    def seen(cls: type[WerkzeugRequest]) -> tuple[Any, ...]:
+        req = cls(EnvironBuilder(method="POST", data=body, content_type=content_type).get_environ())
+        if first == "json":
+            read: Any = req.get_json(silent=True)
+        elif first == "data":
+            read = req.data
+        else:
+            read = req.get_data(as_text=first == "as_text", cache=first != "uncached")
+        form = req.form.to_dict(flat=False)
+        stream = req.stream
+        return (
+            read,
+            req.get_data(),
+            form,
+            stream.read(),
+            stream.read(3),
+            stream.tell(),
+            isinstance(stream, LimitedStream),
+        )
 
     assert seen(Request) == seen(WerkzeugRequest)
 
