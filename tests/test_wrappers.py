@@ -67,6 +67,25 @@ def test_cookies_are_werkzeugs(cookie: str) -> None:
     assert list(mine.cookies.items(multi=True)) == list(theirs.cookies.items(multi=True))
 
 
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["a", "b", "=", " ", "; ", ";", "\t", "\x0b", "é", "%"]), max_size=6).map("".join),
+        max_size=6,
+    ).map("; ".join)
+)
+def test_cookies_joined_by_semicolon_space_split_as_the_regex_and_werkzeug_split_them(header: str) -> None:
+    from microweb.wrappers import _lists_of, _plain_cookie_lists, _split_cookies
+
+    lists = _plain_cookie_lists(header)
+    if lists is not None:
+        assert list(lists.items()) == list(_lists_of(_split_cookies(header)).items())
+        theirs = WerkzeugRequest(_environ(HTTP_COOKIE=header.encode().decode("latin-1"))).cookies
+        assert list(Request(_environ(HTTP_COOKIE=header.encode().decode("latin-1"))).cookies.lists()) == list(
+            theirs.lists()
+        )
+
+
 def test_cookies_are_a_werkzeug_multidict_or_the_class_asked_for() -> None:
     class Cookies(ImmutableMultiDict[str, str]):
         pass
