@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from inspect import GEN_CREATED, getgeneratorstate
+from io import BytesIO
 from typing import Any
 
 from werkzeug.datastructures import Headers, MultiDict
@@ -198,8 +199,12 @@ def send_state(response: Response) -> tuple[str, int, bool]:
     return response._status, response._status_code, bool(response._on_close)
 
 
-def multidict_of(cls: type[MultiDict[str, str]], lists: dict[str, list[str]]) -> MultiDict[str, str]:
+def multidict_of(
+    cls: type[MultiDict[str, str]], lists: dict[str, list[str]] | Iterable[tuple[str, list[str]]]
+) -> MultiDict[str, str]:
     """A ``MultiDict`` (or ``ImmutableMultiDict``) holding ``lists``: each name's values, in order.
+
+    ``lists`` is a dict, or pairs of a name and its values (a name repeated: its last list wins).
 
     PERF: ``MultiDict.__init__`` adds the values one by one in Python. A MultiDict is a dict
     of value lists (Werkzeug's layout, which all its methods read), so one ``dict.update``
@@ -232,3 +237,32 @@ class BodyStream(LimitedStream):
             return b""
         self._pos += len(data)
         return data if len(data) == remaining else data + super().readall()
+
+
+def read_body(source: Any, length: int) -> tuple[bytes, BodyStream | None]:
+    """What ``BodyStream(source, length).read()`` gives, and that stream, if it had to be made; else None.
+
+    PERF: a body that comes whole in the first read (about every body) is read without
+    making the stream (a few Python frames). A short read or a failing one goes on as
+    ``BodyStream.readall`` goes on after its first read: in that stream, as Werkzeug's.
+    """
+    if length <= 0:
+        return b"", None  # nothing to read: readall reads nothing either
+    try:
+        data: bytes = source.read(length)
+    except (OSError, ValueError) as exc:
+        stream = BodyStream(source, length)
+        stream.on_disconnect(error=exc)
+        return b"", stream
+    if len(data) == length:
+        return data, None
+    stream = BodyStream(source, length)
+    stream._pos = len(data)
+    return data + LimitedStream.readall(stream), stream
+
+
+def read_stream(length: int) -> BodyStream:
+    """A ``BodyStream`` of ``length`` bytes read to its end, as :func:`read_body` left it: reads give ``b""``."""
+    stream = BodyStream(BytesIO(b""), length)
+    stream._pos = length
+    return stream

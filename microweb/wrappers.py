@@ -28,7 +28,7 @@ from functools import lru_cache
 from http import HTTPStatus
 from io import BytesIO
 from types import GeneratorType
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
@@ -49,6 +49,8 @@ from ._werkzeug import (
     headers_of,
     init_response,
     multidict_of,
+    read_body,
+    read_stream,
     send_state,
     unchecked_pairs,
 )
@@ -184,7 +186,7 @@ class _WholeBodyStream(LimitedStream):
         return data
 
 
-_escape_decode, _latin1_encode, _utf8_decode = codecs.unicode_escape_decode, codecs.latin_1_encode, codecs.utf_8_decode
+_escape_decode = codecs.escape_decode
 
 
 def _from_wsgi(value: str) -> str:
@@ -196,18 +198,19 @@ def _unquote(part: str) -> str:
     """``unquote(part, errors="werkzeug.url_quote")``: how ``parse_qsl`` decodes a name or value.
 
     PERF: an ASCII part is decoded in C. Each ``%XX`` becomes ``\\xXX``, which the
-    ``unicode_escape`` codec turns into the character of that byte (the part's own
-    backslashes doubled first), and those bytes are decoded as ``unquote`` decodes them.
-    A ``%`` with no two hex digits after it is an error there, and ``unquote`` keeps it.
-    The codecs' functions are called directly: looking a codec up by name costs as much.
+    ``escape_decode`` codec turns into that byte (the part's own backslashes doubled
+    first), and those bytes are decoded as ``unquote`` decodes them. A ``%`` with no two
+    hex digits after it is an error there, and ``unquote`` keeps it. The codec's function
+    is called directly: looking a codec up by name costs as much.
     """
     if part.isascii():
+        escaped = part.replace("\\", "\\\\") if "\\" in part else part
         try:
-            escaped = _escape_decode(part.replace("\\", "\\\\").replace("%", "\\x"))[0]
-        except UnicodeDecodeError:
+            data = _escape_decode(escaped.replace("%", "\\x"))[0]
+        except ValueError:  # a % without two hex digits after it
             pass
         else:
-            return _utf8_decode(_latin1_encode(escaped)[0], "werkzeug.url_quote", True)[0]
+            return data.decode("utf-8", "werkzeug.url_quote")
     return unquote(part, errors="werkzeug.url_quote")
 
 
@@ -251,6 +254,45 @@ def _parameter_lists(text: str) -> dict[str, list[str]]:
     return lists
 
 
+#: From how long, and how many ``&``, a query is split by :func:`_lists` (below, the loop costs less).
+BULK_LENGTH, BULK_PAIRS = 64, 12
+#: Every byte but ``&`` and ``=``: what ``bytes.translate`` deletes to leave a query's separators.
+_NOT_SEPARATORS = bytes(byte for byte in range(256) if byte not in b"&=")
+
+
+def _lists(cls: type[MultiDict[str, str]], text: str) -> MultiDict[str, str]:
+    """``multidict_of(cls, _parameter_lists(text))``, split in C when ``text`` is plain ``name=value&...``.
+
+    That is: ASCII, every part between ``&`` holding exactly one ``=``, no ``%26`` (an
+    escaped ``&``) and no name repeated; anything else goes through the loop.
+
+    PERF: with one ``=`` in each part, the tokens between any ``&`` or ``=`` are name, value,
+    name, value..., so two splits in C do the loop's work. An escape never spans a separator
+    (neither is a hex digit) and, with no ``%26``, never decodes to an ``&``: the whole string
+    unquoted at once, with ``=`` made ``&``, splits on ``&`` into the tokens unquoted one by
+    one (``%3D`` decodes to a ``=`` in its token, as ``parse_qsl`` decodes after splitting).
+    """
+    plain = text.replace("+", " ") if "+" in text else text
+    if plain.isascii() and "%26" not in plain:
+        separators = plain.encode().translate(None, _NOT_SEPARATORS)
+        if separators == b"=&" * (len(separators) // 2) + b"=":
+            if "%" in plain:
+                tokens = _unquote(plain.replace("=", "&")).split("&")
+            else:
+                tokens = plain.replace("&", "=").split("=")
+            lists = [[value] for value in tokens[1::2]]
+            multidict = multidict_of(cls, zip(tokens[::2], lists, strict=True))
+            if len(multidict) == len(lists):
+                return multidict
+            # a name repeated: the loop gathers its values
+    return multidict_of(cls, _parameter_lists(text))
+
+
+def _is_long(text: str) -> bool:
+    """Whether :func:`_lists` splits ``text`` for less than the loop would (a long query)."""
+    return len(text) >= BULK_LENGTH and text.count("&") >= BULK_PAIRS
+
+
 def _lists_of(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
     lists: dict[str, list[str]] = {}
     for name, value in pairs:
@@ -265,7 +307,7 @@ def _parameters(cls: type[MultiDict[str, str]], text: str) -> MultiDict[str, str
     """``cls(_parse_qsl(text))``: the parameters of a query string or urlencoded body."""
     werkzeugs_own = cls is ImmutableMultiDict or cls is MultiDict
     if werkzeugs_own:
-        return multidict_of(cls, _parameter_lists(text))
+        return _lists(cls, text) if _is_long(text) else multidict_of(cls, _parameter_lists(text))
     return cls(_parse_qsl(text))  # a subclass may keep the pairs' order: it gets them as Werkzeug passes them
 
 
@@ -277,6 +319,28 @@ def _split_cookies(header: str) -> list[tuple[str, str]]:
     it (tests/test_wrappers.py checks the two agree on generated headers). PERF: one regex, in C.
     """
     return _COOKIE_PARTS(header)
+
+
+def _plain_cookie_lists(header: str) -> dict[str, list[str]] | None:
+    """:func:`_split_cookies`' pairs, gathered by name, for a header of parts joined by ``"; "``; else None.
+
+    With no other ``;``, space or tab in the header, each part is a name (the regex's, when
+    not empty) up to its first ``=`` and a value after it. PERF: a split and a partition per
+    cookie cost about half the regex (tests/test_wrappers.py checks the two agree).
+    """
+    parts = header.split("; ")
+    separators = len(parts) - 1
+    if header.count(";") != separators or header.count(" ") != separators or "\t" in header:
+        return None
+    lists: dict[str, list[str]] = {}
+    for part in parts:
+        name, _, value = part.partition("=")
+        if name:
+            if name in lists:
+                lists[name].append(value)
+            else:
+                lists[name] = [value]
+    return lists
 
 
 _COOKIE_PARTS = re.compile(r"(?:^|;)[ \t]*([^;= \t]+)[ \t]*(?:=[ \t]*([^; \t]*)[ \t]*)?(?=;|\Z)").findall
@@ -399,6 +463,8 @@ class Request(_WerkzeugRequest):
         cls = self.parameter_storage_class
         werkzeugs_own = cls is ImmutableMultiDict
         if werkzeugs_own:  # PERF: _parameters' own path, without its frame (every query pays it)
+            if len(text) >= BULK_LENGTH and text.count("&") >= BULK_PAIRS:
+                return _lists(cls, text)
             return multidict_of(cls, _parameter_lists(text))
         return _parameters(cls, text)
 
@@ -409,6 +475,9 @@ class Request(_WerkzeugRequest):
     @cached_property
     def mimetype(self) -> str:
         """The body's mimetype, lower case, without parameters (``application/x-www-form-urlencoded``)."""
+        value = self.environ.get("CONTENT_TYPE") or ""
+        if ";" not in value:  # PERF: no parameters: what parse_options_header gives for it, without its frames
+            return value.strip(" \t").lower()
         return self._content_type_parts[0].lower()
 
     @cached_property
@@ -423,12 +492,15 @@ class Request(_WerkzeugRequest):
         header = self.environ.get("HTTP_COOKIE", "")
         if '"' in header or not _SPLIT_LIKE_WERKZEUG:  # quoted values carry escapes to undo
             return parse_cookie(header, cls=self.dict_storage_class)  # type: ignore[return-value]
-        cls = cast("type[ImmutableMultiDict[str, str]]", self.dict_storage_class)
-        pairs = _split_cookies(header)
+        # PERF: no typing.cast (a Python call) and no _split_cookies frame on this path.
+        cls: type[ImmutableMultiDict[str, str]] = self.dict_storage_class  # type: ignore[assignment]
         werkzeugs_own = cls is ImmutableMultiDict or cls is MultiDict
         if werkzeugs_own:  # PERF: filled at once, not pair by pair
-            return cast("ImmutableMultiDict[str, str]", multidict_of(cls, _lists_of(pairs)))
-        return cls(pairs)
+            lists = _plain_cookie_lists(header)
+            if lists is None:
+                lists = _lists_of(_COOKIE_PARTS(header))
+            return multidict_of(cls, lists)  # type: ignore[return-value]
+        return cls(_COOKIE_PARTS(header))
 
     @cached_property
     def content_length(self) -> int | None:
@@ -449,18 +521,45 @@ class Request(_WerkzeugRequest):
         environ = self.environ
         if self.shallow:
             return super().stream  # Werkzeug's RuntimeError
+        if "_whole_body" in self.__dict__:  # get_data read it: the stream it read, at its end
+            return read_stream(self.__dict__["_whole_body"])  # type: ignore[return-value]
         length, limit = self.content_length, self.max_content_length
         if length is not None and limit is not None and length > limit:
             raise RequestEntityTooLarge()
         if length is not None:
             # What Werkzeug's get_input_stream gives, or, when the server ends the stream itself (gunicorn
             # does) and Werkzeug trusts that end: a client gone before Content-Length bytes is a 400 too.
-            return cast(IO[bytes], BodyStream(environ["wsgi.input"], length))
+            return BodyStream(environ["wsgi.input"], length)  # type: ignore[return-value]  # no cast: a call
         if "wsgi.input_terminated" not in environ:
             return BytesIO()  # Werkzeug's: no length, no body
         if limit is not None:
-            return cast(IO[bytes], _WholeBodyStream(environ["wsgi.input"], limit))
+            return _WholeBodyStream(environ["wsgi.input"], limit)  # type: ignore[return-value]
         return super().stream
+
+    def get_data(  # type: ignore[override]
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> bytes | str:
+        """The body, as Werkzeug's ``get_data`` reads it (see there).
+
+        PERF: the usual call, with a Content-Length and nothing read yet, reads what
+        ``stream.read()`` reads without making the stream first (it is made if asked for).
+        """
+        d = self.__dict__
+        if not cache or parse_form_data or "_cached_data" in d or "stream" in d or "_whole_body" in d or self.shallow:
+            return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload, no-any-return]
+        length = self.content_length
+        if length is None:
+            return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload, no-any-return]
+        limit = self.max_content_length
+        if limit is not None and length > limit:
+            raise RequestEntityTooLarge()
+        data, stream = read_body(self.environ["wsgi.input"], length)
+        if stream is None:
+            d["_whole_body"] = length
+        else:
+            d["stream"] = stream
+        d["_cached_data"] = data
+        return data.decode(errors="replace") if as_text else data
 
     @cached_property
     def form(self) -> ImmutableMultiDict[str, str]:
@@ -495,8 +594,8 @@ class Request(_WerkzeugRequest):
         except ValueError:  # not UTF-8: an empty form, as the parser gives
             text = ""
         storage = self.parameter_storage_class
-        d["stream"], d["files"] = LimitedStream(BytesIO(b""), 0), storage()  # what the parser leaves: read, no files
-        return cast("ImmutableMultiDict[str, str]", _parameters(storage, text))
+        d["_whole_body"], d["files"] = length, storage()  # what the parser leaves: the stream read, no files
+        return _parameters(storage, text)  # type: ignore[return-value]  # no cast: a call
 
     def make_form_data_parser(self) -> FormDataParser:
         """Werkzeug's parser, with every file stream it opens kept, so :meth:`close` closes it in any case."""

@@ -20,6 +20,7 @@ from werkzeug.wsgi import LimitedStream
 
 from microweb import Request, Response
 
+URLENCODED = "application/x-www-form-urlencoded"
 URL_TEXT = st.text(alphabet=st.sampled_from("ab=&+%2F41;/ é\u00ff~._-\\xEc"), max_size=30)
 
 
@@ -64,6 +65,25 @@ def test_cookies_are_werkzeugs(cookie: str) -> None:
     raw = cookie.encode().decode("latin-1")
     mine, theirs = Request(_environ(HTTP_COOKIE=raw)), WerkzeugRequest(_environ(HTTP_COOKIE=raw))
     assert list(mine.cookies.items(multi=True)) == list(theirs.cookies.items(multi=True))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["a", "b", "=", " ", "; ", ";", "\t", "\x0b", "é", "%"]), max_size=6).map("".join),
+        max_size=6,
+    ).map("; ".join)
+)
+def test_cookies_joined_by_semicolon_space_split_as_the_regex_and_werkzeug_split_them(header: str) -> None:
+    from microweb.wrappers import _lists_of, _plain_cookie_lists, _split_cookies
+
+    lists = _plain_cookie_lists(header)
+    if lists is not None:
+        assert list(lists.items()) == list(_lists_of(_split_cookies(header)).items())
+        theirs = WerkzeugRequest(_environ(HTTP_COOKIE=header.encode().decode("latin-1"))).cookies
+        assert list(Request(_environ(HTTP_COOKIE=header.encode().decode("latin-1"))).cookies.lists()) == list(
+            theirs.lists()
+        )
 
 
 def test_cookies_are_a_werkzeug_multidict_or_the_class_asked_for() -> None:
@@ -344,6 +364,97 @@ def test_the_parameters_are_the_multidict_of_parse_qsl(text: str) -> None:
         assert list(mine.items(multi=True)) == list(theirs.items(multi=True))
 
 
+#: Names and values of mostly well-formed queries: escapes good and bad, ``+``, ``;``, backslashes, non-ASCII.
+_FIELD_PIECES = st.sampled_from(
+    ["a", "b", "p1", "+", "%", "%2", "%2B", "%3D", "%3d", "%C3%A9", "%c3", "%A9", "%E2%82", "%FF", "%00", "%5C"]
+    + ["%zz", "%26", "é", " ", ";", "~", "\\", "\\x4", "\\u", "x41", "N{", "%0A", "="]
+)
+_FIELDS = st.lists(_FIELD_PIECES, max_size=4).map("".join)
+#: Many ``name=value`` pairs, names often repeated, now and then a part with no ``=`` or an empty one.
+_LONG_QUERIES = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(["p", "q", "%70", "p+"]), _FIELDS).map("=".join),
+        st.tuples(_FIELDS, _FIELDS).map("=".join),
+        _FIELDS,
+    ),
+    max_size=40,
+).map("&".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_LONG_QUERIES)
+def test_long_queries_split_at_once_are_the_multidict_of_parse_qsl(text: str) -> None:
+    from urllib.parse import parse_qsl
+
+    from werkzeug.datastructures import MultiDict
+
+    from microweb.wrappers import _lists
+
+    pairs = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+    for cls in (ImmutableMultiDict, MultiDict):
+        mine, theirs = _lists(cls, text), cls(pairs)
+        assert type(mine) is cls
+        assert list(mine.lists()) == list(theirs.lists())
+        assert list(mine.items(multi=True)) == list(theirs.items(multi=True))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a=1&b=2",  # the split itself
+        "a=1&b=x%3Dy%2B1&c=caf%C3%A9+au+lait",  # escapes, a decoded = kept in its value, +
+        "a%3Db=1&c=2",  # a decoded = in a name
+        "a=1&b=2=3&c",  # as many = as parts, but one part has two and one none: the loop
+        "a=1&&b=2",  # an empty part: the loop
+        "a=1&b=%26&c=3",  # an escaped &: the loop
+        "a=1&b=2&a=3",  # a name repeated: the loop
+        "a=%zz&b=%C3&c=%A9&d=%E2%82",  # bad escapes, cut UTF-8: kept as unquote keeps them
+        "a=\\x41&b=%5C&c=\\",  # backslashes stay backslashes
+        "a=é&b=%C3%A9",  # not ASCII: the loop
+        "=&=1&x=",  # blank names and values
+        "a=1;b=2&c=3",  # ; is no separator
+    ],
+)
+def test_each_kind_of_query_reads_as_werkzeugs_on_either_path(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from microweb import wrappers
+
+    raw = text.encode().decode("latin-1")
+    theirs = WerkzeugRequest(_environ(QUERY_STRING=raw)).args
+    for length, pairs in ((0, 0), (10**9, 10**9)):  # always split at once, never
+        monkeypatch.setattr(wrappers, "BULK_LENGTH", length)
+        monkeypatch.setattr(wrappers, "BULK_PAIRS", pairs)
+        mine = Request(_environ(QUERY_STRING=raw)).args
+        assert type(mine) is ImmutableMultiDict
+        assert list(mine.lists()) == list(theirs.lists())
+        forms = [
+            cls(EnvironBuilder(method="POST", data=text, content_type=URLENCODED).get_environ()).form
+            for cls in (Request, WerkzeugRequest)
+        ]
+        assert list(forms[0].lists()) == list(forms[1].lists())
+
+
+def test_a_long_query_is_a_real_immutable_multidict() -> None:
+    import copy
+    import pickle
+
+    query = "&".join(f"p{i}=v{i}" for i in range(40))
+    mine, theirs = Request(_environ(QUERY_STRING=query)).args, WerkzeugRequest(_environ(QUERY_STRING=query)).args
+    assert type(mine) is ImmutableMultiDict
+    assert (repr(mine), mine.to_dict(), mine.getlist("p7")) == (repr(theirs), theirs.to_dict(), ["v7"])
+    assert pickle.loads(pickle.dumps(mine)) == mine and copy.copy(mine) == mine and mine.copy() == theirs.copy()
+    assert hash(mine) == hash(theirs)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(["a", "B", "/", "+", " ", "\t", ";", "=", '"', "x", "\u00e9", "\n"]), max_size=20)
+)
+def test_the_mimetype_and_its_parameters_are_werkzeugs(content_type: str) -> None:
+    mine, theirs = Request(_environ(CONTENT_TYPE=content_type)), WerkzeugRequest(_environ(CONTENT_TYPE=content_type))
+    assert (mine.mimetype, mine.mimetype_params) == (theirs.mimetype, theirs.mimetype_params)
+    assert mine.is_json == theirs.is_json
+
+
 def test_forty_parameters_a_few_of_them_escaped_read_as_werkzeug_reads_them() -> None:
     query = "&".join(f"p{i}=v%20{i}%2F%C3%A9%26" if i % 8 == 3 else f"p{i}=value{i}" for i in range(40))
     mine, theirs = Request(_environ(QUERY_STRING=query)), WerkzeugRequest(_environ(QUERY_STRING=query))
@@ -381,6 +492,35 @@ def test_after_the_form_the_body_reads_as_werkzeugs(content_type: str, body: byt
         req = cls(environ)
         form = req.form.to_dict(flat=False)
         return form, req.files.to_dict(), req.stream.read(), req.get_data(), req.form is req.form
+
+    assert seen(Request) == seen(WerkzeugRequest)
+
+
+@pytest.mark.parametrize("content_type", [URLENCODED, "application/json", "text/plain; charset=latin-1"])
+@pytest.mark.parametrize("body", [b"a=1&b=%C3%A9", b"", b"\xff\xfe"])
+@pytest.mark.parametrize("first", ["get_data", "as_text", "uncached", "data", "json"])
+def test_the_body_read_first_reads_as_werkzeugs_then_the_form_and_the_stream(
+    content_type: str, body: bytes, first: str
+) -> None:
+    def seen(cls: type[WerkzeugRequest]) -> tuple[Any, ...]:
+        req = cls(EnvironBuilder(method="POST", data=body, content_type=content_type).get_environ())
+        if first == "json":
+            read: Any = req.get_json(silent=True)
+        elif first == "data":
+            read = req.data
+        else:
+            read = req.get_data(as_text=first == "as_text", cache=first != "uncached")
+        form = req.form.to_dict(flat=False)
+        stream = req.stream
+        return (
+            read,
+            req.get_data(),
+            form,
+            stream.read(),
+            stream.read(3),
+            stream.tell(),
+            isinstance(stream, LimitedStream),
+        )
 
     assert seen(Request) == seen(WerkzeugRequest)
 
