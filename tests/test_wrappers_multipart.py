@@ -258,14 +258,15 @@ def test_the_boundary_search_finds_what_the_pattern_finds(data: st.DataObject, b
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.text(alphabet=st.sampled_from("ab-_.+/*=;\" \t\\%é;'Z"), max_size=40))
-def test_dispositions_are_split_as_parse_options_header_splits_them(text: str) -> None:
-    for value in (
-        text,
-        f'form-data; name="{text}"',
-        f'form-data; name="{text}"; filename="{text}.txt"',
-        f"form-data;{text}",
-    ):
+@given(
+    st.text(alphabet=st.sampled_from('ab-_.+/*=;" \t\\%é;\'Z'), max_size=40),
+    st.text(alphabet=st.sampled_from("aZ-_.*é0"), min_size=1, max_size=6),
+)
+def test_dispositions_are_split_as_parse_options_header_splits_them(text: str, key: str) -> None:
+    values = [text, f'form-data; name="{text}"', f'form-data; name="{text}"; filename="{text}.txt"']
+    values.append(f"form-data;{text}")
+    values += [f'form-data; {key}="{text}"', f'form-data;{key}="a"; {key.upper()}="{text}"', f'{key}; name="{text}"']
+    for value in values:
         assert disposition_options(value) == parse_options_header(value)
 
 
