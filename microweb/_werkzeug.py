@@ -258,9 +258,11 @@ class BodyStream(LimitedStream):
         64 KiB pieces is copied four times). This asks the input the same (``readinto`` a buffer of
         the smaller size, else ``read``), once.
         """
+        if size is None or size < 0:
+            return self.readall()  # what RawIOBase.read does for all of it
         remaining = self.limit - self._pos
-        if size is None or size <= 0:
-            return super().read(-1 if size is None else size)  # all of it, or nothing: Werkzeug's answers
+        if size == 0:
+            return super().read(0)  # nothing: Werkzeug's answer (a 400 when the client has gone, ...)
         if remaining <= 0:
             self.on_exhausted()  # as Werkzeug's readinto, without a size buffer to read nothing into
             return b""
