@@ -31,11 +31,12 @@ from types import GeneratorType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict, MultiDict
+from werkzeug.datastructures import EnvironHeaders, FileStorage, Headers, ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
-from werkzeug.formparser import FormDataParser
+from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.http import HTTP_STATUS_CODES, dump_cookie, parse_options_header
 from werkzeug.sansio.http import parse_cookie
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
@@ -43,12 +44,14 @@ from werkzeug.wsgi import LimitedStream, get_content_length
 
 from ._werkzeug import (
     BodyStream,
+    BoundaryDecoder,
     EncodedStream,
     ResponseHeaders,
     header_pairs,
     headers_of,
     init_response,
     multidict_of,
+    parser_as_checked,
     read_body,
     read_stream,
     send_state,
@@ -81,6 +84,7 @@ else:
 
 
 URLENCODED = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 
@@ -361,6 +365,65 @@ def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class MultipartParser(MultiPartParser):
+    """Werkzeug's multipart parser (the same fields, files and errors), on a :class:`BoundaryDecoder`."""
+
+    decoder_class: type[MultipartDecoder] = BoundaryDecoder
+
+    def parse(
+        self, stream: IO[bytes], boundary: bytes, content_length: int | None
+    ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
+        """The fields and files of the body in ``stream`` (``MultiPartParser.parse``)."""
+        if not parser_as_checked():  # a Werkzeug whose parse this was not written against: its own
+            return super().parse(stream, boundary, content_length)
+        decoder = self.decoder_class(boundary, self.max_form_memory_size, max_parts=self.max_form_parts)
+        fields: list[tuple[str, str]] = []
+        files: list[tuple[str, FileStorage]] = []
+        part: Field | File | None = None
+        limit = self.max_form_memory_size
+        size = 0  # of the current field
+        chunks: list[bytes] = []
+        container: IO[bytes] | None = None
+        read, buffer_size = stream.read, self.buffer_size
+        data: bytes | None = b""
+        while data is not None:
+            data = read(buffer_size) or None
+            decoder.receive_data(data)
+            event = decoder.next_event()
+            while not isinstance(event, (NeedData, Epilogue)):
+                if isinstance(event, Data):
+                    if container is None:
+                        size += len(event.data)
+                        if limit is not None and size > limit:
+                            raise RequestEntityTooLarge()
+                        chunks.append(event.data)
+                    else:
+                        container.write(event.data)
+                    if not event.more_data:
+                        self._finish(part, chunks, container, fields, files)
+                elif isinstance(event, Field):
+                    part, container, size, chunks = event, None, 0, []
+                elif isinstance(event, File):
+                    part, container = event, self.start_file_streaming(event, content_length)
+                event = decoder.next_event()  # a Preamble is read past, as Werkzeug's parser does
+        return self.cls(fields), self.cls(files)
+
+    def _finish(
+        self,
+        part: Field | File | None,
+        chunks: list[bytes],
+        container: IO[bytes] | None,
+        fields: list[tuple[str, str]],
+        files: list[tuple[str, FileStorage]],
+    ) -> None:
+        if isinstance(part, File):
+            assert container is not None
+            container.seek(0)
+            files.append((part.name, FileStorage(container, part.filename, part.name, headers=part.headers)))
+        elif part is not None:
+            fields.append((part.name, b"".join(chunks).decode(self.get_part_charset(part.headers), "replace")))
+
+
 class FormParser(FormDataParser):
     """Werkzeug's form parser, with urlencoded bodies split as the query string is, and always limited.
 
@@ -374,6 +437,8 @@ class FormParser(FormDataParser):
         self, stream: IO[bytes], mimetype: str, content_length: int | None, options: dict[str, str] | None = None
     ) -> tuple[IO[bytes], MultiDict[str, Any], MultiDict[str, Any]]:
         """Parse ``stream`` as a form of type ``mimetype`` (see ``FormDataParser.parse``)."""
+        if mimetype == MULTIPART:
+            return self.parse_multipart(stream, content_length, options or {})
         if mimetype != URLENCODED:
             return super().parse(stream, mimetype, content_length, options)
         limit = self.max_form_memory_size
@@ -387,6 +452,30 @@ class FormParser(FormDataParser):
                 raise
             text = ""
         return stream, _parameters(self.cls, text), self.cls()
+
+    def parse_multipart(
+        self, stream: IO[bytes], content_length: int | None, options: dict[str, str]
+    ) -> tuple[IO[bytes], MultiDict[str, Any], MultiDict[str, Any]]:
+        """A ``multipart/form-data`` body, read by a :class:`MultipartParser`, as Werkzeug's parser reads it.
+
+        A malformed body is an empty form (its ``ValueError`` when not ``silent``).
+        """
+        parser = MultipartParser(
+            stream_factory=self.stream_factory,
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+            cls=self.cls,
+        )
+        try:
+            boundary = options.get("boundary", "").encode("ascii")
+            if not boundary:
+                raise ValueError("Missing boundary")
+            form, files = parser.parse(stream, boundary, content_length)
+        except ValueError:
+            if not self.silent:
+                raise
+            return stream, self.cls(), self.cls()
+        return stream, form, files
 
 
 class Request(_WerkzeugRequest):
