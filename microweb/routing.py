@@ -447,9 +447,10 @@ def _compile_rule(rule: Rule) -> Builder | None:
     env: dict[str, Any] = {"names": frozenset(names), "keys": keys, "key_text": _key_text, "multi_pairs": _multi_pairs}
     env.update(query_texts=_QUERY_TEXTS, query_text=_query_text, texts=_PATH_TEXTS, path_text=_path_text)
     body = []
-    for i, name in enumerate(names):
-        env[f"n{i}"] = name
-        body += [f"v{i} = values.get(n{i})", f"if v{i} is None:", "    return None"]
+    if names:  # a value missing or None: Werkzeug's BuildError (names are \w+: repr() makes each a literal)
+        body += ["try:", *(f"    v{i} = values[{name!r}]" for i, name in enumerate(names)), "except KeyError:"]
+        missing = " or ".join(f"v{i} is None" for i in range(len(names)))
+        body += ["    return None", f"if {missing}:", "    return None"]
     pieces: list[tuple[bool, str]] = []  # (variable, fixed text or the name of its value's text)
     conversions: list[str] = []
     for variable, text in trace[split + 1 :]:
