@@ -356,7 +356,7 @@ class App(Scaffold):
             if ctx.url_builders is NO_BUILDERS and roots is not None and self._builds_urls_itself():
                 # PERF: microweb.url_for then calls an endpoint's compiled builder itself, skipping
                 # this method and the adapter's: as they would call it (RuleMapAdapter.build_url).
-                ctx.url_root = roots[0]
+                ctx.url_root, ctx.url_external = roots
                 ctx.url_builders = adapter.builders
         else:
             adapter = self.url_map.bind(self.config["SERVER_NAME"], url_scheme=self.config["PREFERRED_URL_SCHEME"])

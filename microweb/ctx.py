@@ -130,6 +130,7 @@ class RequestContext:
         "url_adapter",
         "url_builders",
         "url_root",
+        "url_external",
         "routing_error",
         "error",
         "responder",
@@ -143,8 +144,9 @@ class RequestContext:
         "_resources_closed",
     )
 
-    #: The app's root URL (ending in a slash) the ``url_builders`` take; set with them.
+    #: The app's relative and external root URL (ending in a slash) the ``url_builders`` take; set with them.
     url_root: str
+    url_external: str
 
     def __init__(self, app: ContextApp, environ: WSGIEnvironment) -> None:
         self.app = app

@@ -67,11 +67,11 @@ def _url_for(endpoint: str, /, **values: Any) -> str:
     # PERF: the endpoint's compiled builder, as App.build_url would reach it (RuleMapAdapter.build_url);
     # none before App.build_url ran once in this request, nor for a relative endpoint (".index", see
     # RuleMap.builder). _external and _anchor stay in the values, so that a call without them pays
-    # nothing for them: a builder leaves them to the slow path (routing._NOT_QUERY).
+    # nothing for them: given the external root, the builder takes them as url_for's keywords.
     builder = ctx.url_builders.get(endpoint)
     if builder is not None:
         try:
-            url = builder(values, ctx.url_root)
+            url = builder(values, ctx.url_root, ctx.url_external)
         except ValidationError:  # Werkzeug tries the endpoint's next rule
             url = None
         if url is not None:

@@ -29,8 +29,10 @@ from werkzeug.routing import BaseConverter, IntegerConverter, Map, MapAdapter, R
 from ._werkzeug import converter_groups, rule_converters, rule_parts, rule_trace
 
 #: Builds the URL of an endpoint from its values and the app's root URL (ending in a slash); None
-#: where Werkzeug's own builder decides (e.g. a value missing: its BuildError).
-Builder = Callable[[Mapping[str, Any], str], "str | None"]
+#: where Werkzeug's own builder decides (e.g. a value missing: its BuildError). With the external
+#: root URL as well (from ``microweb.url_for``), the values' ``_external`` and ``_anchor`` are
+#: url_for's keywords; without it (None) they are left to Werkzeug.
+Builder = Callable[[Mapping[str, Any], str, "str | None"], "str | None"]
 
 
 class _Shape(NamedTuple):
@@ -123,7 +125,7 @@ class RuleMapAdapter(MapAdapter):
         if roots is not None:
             builder = self.builders.get(endpoint) or self.rule_map.builder(endpoint)
             try:
-                url = builder(values, roots[1] if external else roots[0])
+                url = builder(values, roots[1] if external else roots[0], None)
             except ValidationError:  # Werkzeug tries the endpoint's next rule
                 url = None
             if url is not None:
@@ -343,8 +345,8 @@ def _query_text(value: Any) -> str:
     return text
 
 
-#: Keys a builder leaves to the slow path: ``microweb.url_for``'s own keywords (its fast path passes
-#: them on in the values, so that a call without them pays no test for them).
+#: ``microweb.url_for``'s own keywords: its fast path passes them on in the values, so that a call
+#: without them pays no test for them; a builder called without the external root leaves them to Werkzeug.
 _NOT_QUERY = frozenset({"_external", "_anchor"})
 #: A builder's key texts: its rules' names map to "" (not in the query); bounded, as keys may come from clients.
 _KEYS_KEPT = 256
@@ -367,19 +369,26 @@ def _multi_pairs(key_text: str, key: Any, value: Any) -> list[str]:
     return [key_text + _query_text(item) for _, item in iter_multi_items({key: value}) if item is not None]
 
 
-#: A builder's query string (``q``) of the values that are not its rule's, as Werkzeug makes it; or
-#: ``return None`` where the slow path decides. Source lines, as the builders are generated: a
-#: function of its own cost a URL with a query a tenth more. ``keys`` holds the builder's recent
-#: keys' texts (``key=``); a str subclass equal to one of them would take its text, where Werkzeug
-#: quotes ``str(key)``: hence the test of the type.
+#: A builder's query string (``q``) of the values that are not its rule's, as Werkzeug makes it, and
+#: url_for's ``_external`` (the root) and ``_anchor``; or ``return None`` where the slow path decides.
+#: Source lines, as the builders are generated: a function of its own cost a URL with a query a
+#: tenth more. ``keys`` holds the builder's recent keys' texts (``key=``); a str subclass equal to
+#: one of them would take its text, where Werkzeug quotes ``str(key)``: hence the test of the type.
 _QUERY_SOURCE = """\
 pairs = []
+anchor = None
 for key, value in values.items():
     k = keys.get(key) if type(key) is str else None
     if k is None:
         k = key_text(keys, names, key)
-        if k is None:
-            return None
+        if k is None:  # _external or _anchor
+            if external is None:
+                return None
+            if key == "_anchor":
+                anchor = value
+            elif value:
+                root = external
+            continue
     if type(value) is str:
         if k:
             pairs.append(k + (query_texts.get(value) or query_text(value)))
@@ -392,7 +401,7 @@ q = "?" + "&".join(pairs) if pairs else \"\"
 """.splitlines()
 
 
-def _no_builder(values: Mapping[str, Any], root: str) -> None:
+def _no_builder(values: Mapping[str, Any], root: str, external: str | None) -> None:
     """The builder of an endpoint Werkzeug builds itself."""
     return None
 
@@ -417,9 +426,9 @@ def _compile_endpoint(url_map: Map, endpoint: Any) -> Builder:
 
 
 def _chain(builders: list[Builder]) -> Builder:
-    def build(values: Mapping[str, Any], root: str) -> str | None:
+    def build(values: Mapping[str, Any], root: str, external: str | None) -> str | None:
         for builder in builders:
-            url = builder(values, root)
+            url = builder(values, root, external)
             if url is not None:
                 return url
         return None
@@ -477,8 +486,9 @@ def _compile_rule(rule: Rule) -> Builder | None:
     # before a converter's), then the path.
     body += [f"if len(values) == {len(names)}:", *("    " + line for line in conversions), f"    return {path}"]
     body += [*_QUERY_SOURCE, *conversions]
-    body.append(f"return {path} + q" if strip else f"return f{'{root}' + template + '{q}'!r}")
-    source = "def factory({}):\n    def build(values, root):\n{}\n    return build".format(
+    body.append(f"url = {path} + q" if strip else f"url = f{'{root}' + template + '{q}'!r}")
+    body.append("return f'{url}#{anchor}' if anchor else url")
+    source = "def factory({}):\n    def build(values, root, external):\n{}\n    return build".format(
         ", ".join(env), "\n".join("        " + line for line in body)
     )
     namespace: dict[str, Any] = {}
