@@ -36,7 +36,7 @@ from werkzeug.wsgi import get_host
 
 from .blueprints import Blueprint, join_paths
 from .config import SETTING_CHECKS, Config, RequestSettings
-from .ctx import G, RequestContext, StreamedBody, context_var, current_context
+from .ctx import NO_BUILDERS, G, RequestContext, StreamedBody, context_var, current_context
 from .helpers import send_from_directory
 from .http import (
     check_headers,
@@ -354,10 +354,11 @@ class App(Scaffold):
         if ctx is not None and ctx.app is self:
             adapter = ctx.url_adapter or self.url_adapter(ctx)
             roots = adapter.roots
-            if ctx.url_builders is None and roots is not None and self._builds_urls_itself():
+            if ctx.url_builders is NO_BUILDERS and roots is not None and self._builds_urls_itself():
                 # PERF: microweb.url_for then calls an endpoint's compiled builder itself, skipping
                 # this method and the adapter's: as they would call it (RuleMapAdapter.build_url).
-                ctx.url_builders = (adapter.builders, roots[0], roots[1])
+                ctx.url_root, ctx.url_external = roots
+                ctx.url_builders = adapter.builders
         else:
             adapter = self.url_map.bind(self.config["SERVER_NAME"], url_scheme=self.config["PREFERRED_URL_SCHEME"])
         url = adapter.build_url(endpoint, values, external)
@@ -510,19 +511,20 @@ class App(Scaffold):
         if static is not None and method in static:
             ctx.matched(static[method], {})  # view_args: a dict of its own, hooks may write into it
             return
-        found: tuple[Rule, Mapping[str, Any]] | None = routes.match(path, method) if static is None else None
+        found = routes.match(path, method) if static is None else None  # its values: a dict of their own
         if found is None:
             try:
                 adapter = self.url_adapter(ctx)
-                found = adapter.match(path, method, return_rule=True, query_args=environ.get("QUERY_STRING", ""))
+                rule, values = adapter.match(path, method, return_rule=True, query_args=environ.get("QUERY_STRING", ""))
             except HTTPException as exc:
                 ctx.routing_error = exc
                 return
+            found = rule, dict(values)
         rule, view_args = found
         endpoint: str = rule.endpoint
         if method == "HEAD" and rule.rule in self._explicit_head:
             endpoint = self._explicit_head[rule.rule]
-        ctx.matched(endpoint, dict(view_args))
+        ctx.matched(endpoint, view_args)
 
     def make_response(self, rv: Any) -> BaseResponse:
         """Turn what a view, a hook or an error handler returned into a response: the one place that does.

@@ -37,6 +37,8 @@ __all__ = ["G", "OUTSIDE_REQUEST", "RequestContext", "StreamedBody", "context_va
 
 #: The current :class:`RequestContext`: local to each thread and each asyncio task.
 context_var: ContextVar[RequestContext] = ContextVar("microweb.request_context")
+#: A request's URL builders before ``App.build_url`` gives it the app's: none (never written to).
+NO_BUILDERS: Mapping[Any, Callable[..., str | None]] = {}
 
 #: What to say when something that needs a request is used outside one.
 OUTSIDE_REQUEST = (
@@ -128,6 +130,8 @@ class RequestContext:
         "hooks",
         "url_adapter",
         "url_builders",
+        "url_root",
+        "url_external",
         "routing_error",
         "error",
         "responder",
@@ -140,6 +144,10 @@ class RequestContext:
         "_tokens",
         "_resources_closed",
     )
+
+    #: The app's relative and external root URL (ending in a slash) the ``url_builders`` take; set with them.
+    url_root: str
+    url_external: str
 
     def __init__(self, app: ContextApp, environ: WSGIEnvironment) -> None:
         self.app = app
@@ -154,9 +162,9 @@ class RequestContext:
         self.hooks: HookChain = app.hook_chains[None]
         #: The MapAdapter bound to this request, once one was needed.
         self.url_adapter: RuleMapAdapter | None = None
-        #: The URL builders compiled per endpoint and the app's relative and external root URL,
-        #: once ``url_for`` may build through them directly (see ``App.build_url``).
-        self.url_builders: tuple[dict[Any, Callable[..., str | None]], str, str] | None = None
+        #: The URL builders compiled per endpoint, once ``url_for`` may build through them directly
+        #: (see ``App.build_url``), with the app's root URL ``url_root``; none until then.
+        self.url_builders: Mapping[Any, Callable[..., str | None]] = NO_BUILDERS
         #: The 404, 405 or redirect matching raised, kept for after the before hooks.
         self.routing_error: HTTPException | None = None
         #: The exception the request failed with, if any: resources roll back, teardown hooks get it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import IO, Any, Literal, NoReturn, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn, overload
 
 from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import abort as _werkzeug_abort
@@ -54,26 +54,42 @@ def redirect(location: str, code: int = 302) -> Response:
     return response
 
 
-def url_for(endpoint: str, /, *, _external: bool = False, _anchor: str | None = None, **values: Any) -> str:
-    """Build the URL of ``endpoint`` for the current app (see :meth:`App.build_url`)."""
+def _url_for(endpoint: str, /, **values: Any) -> str:
+    """Build the URL of ``endpoint`` for the current app (see :meth:`App.build_url`).
+
+    The values fill the rule's variables, the others become the query string;
+    ``_external=True`` makes the URL absolute, ``_anchor="top"`` adds ``#top``.
+    """
     try:
         ctx = context_var.get()  # PERF: current_context() inlined, views call this many times
     except LookupError:
         raise RuntimeError(OUTSIDE_REQUEST.format("url_for")) from None
-    direct = ctx.url_builders
-    if direct is not None:
-        # PERF: the endpoint's compiled builder, as App.build_url would reach it (RuleMapAdapter.build_url);
-        # a relative endpoint (".index") has none there (RuleMap.builder).
-        builder = direct[0].get(endpoint)
-        if builder is not None:
-            try:
-                url = builder(values, direct[2] if _external else direct[1])
-            except ValidationError:  # Werkzeug tries the endpoint's next rule
-                url = None
-            if url is not None:
-                return f"{url}#{_anchor}" if _anchor else url
+    # PERF: the endpoint's compiled builder, as App.build_url would reach it (RuleMapAdapter.build_url);
+    # none before App.build_url ran once in this request, nor for a relative endpoint (".index", see
+    # RuleMap.builder). _external and _anchor stay in the values, so that a call without them pays
+    # nothing for them: given the external root, the builder takes them as url_for's keywords.
+    builder = ctx.url_builders.get(endpoint)
+    if builder is not None:
+        try:
+            url = builder(values, ctx.url_root, ctx.url_external)
+        except ValidationError:  # Werkzeug tries the endpoint's next rule
+            url = None
+        if url is not None:
+            return url
+    external = values.pop("_external", False)
+    anchor = values.pop("_anchor", None)
     # PERF: the values passed on as a dict; spreading them again as keywords cost more than the build
-    return ctx.app.build_url(endpoint, values, _external, _anchor)
+    return ctx.app.build_url(endpoint, values, external, anchor)
+
+
+if TYPE_CHECKING:
+
+    def url_for(endpoint: str, /, *, _external: bool = False, _anchor: str | None = None, **values: Any) -> str:
+        """Build the URL of ``endpoint`` for the current app (see :meth:`App.build_url`)."""
+
+else:
+    # PERF: keyword-only parameters with defaults cost each call more than looking the two keys up
+    url_for = _url_for
 
 
 def render(template_name: str, /, **context: Any) -> str:

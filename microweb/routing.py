@@ -18,7 +18,7 @@ pieces and converters, and hands Werkzeug every case it does not cover.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus
@@ -29,17 +29,20 @@ from werkzeug.routing import BaseConverter, IntegerConverter, Map, MapAdapter, R
 from ._werkzeug import converter_groups, rule_converters, rule_parts, rule_trace
 
 #: Builds the URL of an endpoint from its values and the app's root URL (ending in a slash); None
-#: where Werkzeug's own builder decides (e.g. a value missing: its BuildError).
-Builder = Callable[[Mapping[str, Any], str], "str | None"]
+#: where Werkzeug's own builder decides (e.g. a value missing: its BuildError). With the external
+#: root URL as well (from ``microweb.url_for``), the values' ``_external`` and ``_anchor`` are
+#: url_for's keywords; without it (None) they are left to Werkzeug.
+Builder = Callable[[Mapping[str, Any], str, "str | None"], "str | None"]
 
 
 class _Shape(NamedTuple):
     """A rule taken apart for testing a path's variable segments directly (its fixed ones are its key)."""
 
     rule: Rule
-    #: (segment index, how to test it: _ANY, _DIGITS or the part's regex, converter group names)
-    variable: list[tuple[int, Any, list[str]]]
-    converters: list[tuple[str, Callable[[str], Any] | None]]  # (name, to_python; None: the text as it is)
+    methods: frozenset[str] | None  # the rule's
+    #: The rule's values from a path's segments (a dict of the request's own), or None where a
+    #: segment does not fit; a converter's ValidationError as it is.
+    values: Callable[[list[str]], dict[str, Any] | None]
 
 
 #: Werkzeug's regex of a whole segment for ``<name>`` (any text) and for ``<int:name>``: a path's
@@ -122,7 +125,7 @@ class RuleMapAdapter(MapAdapter):
         if roots is not None:
             builder = self.builders.get(endpoint) or self.rule_map.builder(endpoint)
             try:
-                url = builder(values, roots[1] if external else roots[0])
+                url = builder(values, roots[1] if external else roots[0], None)
             except ValidationError:  # Werkzeug tries the endpoint's next rule
                 url = None
             if url is not None:
@@ -197,24 +200,6 @@ class RouteIndex:
         segments = path.split("/")
         if segments[0] or segments[1] in self.blocked:  # no leading slash (CONNECT host:port): Werkzeug decides
             return None
-        entry = self._shape_for(segments)
-        if entry is None:
-            return None
-        if entry.rule.methods is not None and method not in entry.rule.methods:
-            return None
-        values = _texts_of(entry, segments)
-        if values is None:
-            return None
-        try:
-            return entry.rule, {
-                name: value if to_python is None else to_python(value)
-                for (name, to_python), value in zip(entry.converters, values)  # noqa: B905
-            }
-        except ValidationError:
-            return None
-
-    def _shape_for(self, segments: list[str]) -> _Shape | None:
-        """The one rule a path's segments single out, taken apart; None where none or several may answer."""
         tables = self.shapes.get(len(segments) + 1)  # Werkzeug's parts start with the domain
         if tables is None:
             return None
@@ -226,31 +211,18 @@ class RouteIndex:
                 if found is None or entry is not None:
                     return None  # several rules, or a redirect, may answer: Werkzeug decides
                 entry = found
-                if isinstance(entry, _Facts):
+                if type(entry) is _Facts:
                     entry = table[key] = _shape(entry)  # the same value whichever thread gets here first
-        assert not isinstance(entry, _Facts)
-        return entry
-
-
-def _texts_of(entry: _Shape, segments: list[str]) -> list[str] | None:
-    """The texts of a path's values for ``entry``'s converters, or None where its segments do not fit."""
-    values: list[str] = []
-    for index, test, groups in entry.variable:
-        segment = segments[index]
-        if test is _ANY:
-            if not segment:
-                return None
-            values.append(segment)
-        elif test is _DIGITS:
-            if not segment.isdecimal():
-                return None
-            values.append(segment)
-        else:
-            matched = test.match(segment)
-            if matched is None:
-                return None
-            values.extend(map(matched.group, groups))
-    return values
+        if entry is None:
+            return None
+        assert type(entry) is _Shape  # PERF: not isinstance, in every request
+        if entry.methods is not None and method not in entry.methods:
+            return None
+        try:
+            values = entry.values(segments)
+        except (ValidationError, ValueError):  # ValueError: int() of over 4,300 digits; Werkzeug decides
+            return None
+        return None if values is None else (entry.rule, values)
 
 
 #: Not in a table (None there means "several rules")
@@ -293,20 +265,51 @@ def _plain(rule: Rule, parts: list[Any]) -> bool:
 
 
 def _shape(fact: _Facts) -> _Shape:
-    converters: list[tuple[str, Callable[[str], Any] | None]] = [
-        (name, None if type(conv).to_python is BaseConverter.to_python else conv.to_python)
-        for name, conv in rule_converters(fact.rule).items()
-    ]
-    shape = _Shape(fact.rule, [], converters)
+    """``fact``'s rule taken apart: a function, generated as the URL builders are, testing a path's
+    segments (with the tests Werkzeug's own regexes make) and converting them."""
+    env: dict[str, Any] = {}
+    body: list[str] = []
+    texts: list[str] = []  # the expressions of the converters' texts, in their order
     for index, part in enumerate(fact.parts[1:]):  # part n + 1 tests path segment n
-        if not part.static:
-            whole = _WHOLE_SEGMENT.get(part.content)
-            if whole is not None:
-                shape.variable.append((index, whole, []))
-                continue
-            pattern = re.compile(part.content)
-            shape.variable.append((index, pattern, converter_groups(pattern.groupindex)))
-    return shape
+        if part.static:
+            continue
+        segment = f"segments[{index}]"
+        whole = _WHOLE_SEGMENT.get(part.content)
+        if whole is None:
+            pattern = env[f"p{index}"] = re.compile(part.content)
+            body += [f"m{index} = p{index}.match({segment})", f"if m{index} is None:", "    return None"]
+            texts += [f"m{index}.group({group!r})" for group in converter_groups(pattern.groupindex)]
+            continue
+        body += [f"t{index} = {segment}", f"if not t{index}{'.isdecimal()' if whole == _DIGITS else ''}:"]
+        body.append("    return None")
+        texts.append(f"t{index}")
+    items = []
+    for i, ((name, converter), text) in enumerate(zip(rule_converters(fact.rule).items(), texts)):  # noqa: B905
+        env[f"n{i}"], to_python = name, _to_python(converter)
+        if to_python is not None:
+            env[f"c{i}"] = to_python
+            text = f"c{i}({text})"
+        items.append(f"n{i}: {text}")
+    body.append("return {" + ", ".join(items) + "}")
+    source = "def factory({}):\n    def values(segments):\n{}\n    return values".format(
+        ", ".join(env), "\n".join("        " + line for line in body)
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<microweb matcher {fact.rule.rule!r}>", "exec"), namespace)  # noqa: S102 - generated names only
+    methods = fact.rule.methods
+    return _Shape(fact.rule, None if methods is None else frozenset(methods), namespace["factory"](**env))
+
+
+def _to_python(converter: BaseConverter) -> Callable[[str], Any] | None:
+    """What converts a path's text for ``converter``: None for the text itself, ``int`` for a plain
+    ``<int:...>`` (what its to_python does then), else its to_python."""
+    kind = type(converter)
+    if kind.to_python is BaseConverter.to_python:
+        return None
+    if kind is not IntegerConverter or not isinstance(converter, IntegerConverter):  # isinstance: for mypy
+        return converter.to_python
+    plain = not converter.fixed_digits and converter.min is None and converter.max is None
+    return int if plain and converter.num_convert is int else converter.to_python
 
 
 # ---------------------------------------------------------------- URL builders
@@ -319,7 +322,6 @@ _QUERY_SAFE = "!$'()*,/:;?@"
 #: so that each is quoted once; bounded, as the values may come from clients.
 _PATH_TEXTS: dict[str, str] = {}
 _QUERY_TEXTS: dict[str, str] = {}
-_QUERY_KEYS: dict[str, str] = {}  # with the "=" after each
 _TEXTS_KEPT = 1024
 
 
@@ -343,34 +345,63 @@ def _query_text(value: Any) -> str:
     return text
 
 
-def _key_text(key: Any) -> str:
-    """A query key as Werkzeug's builder quotes it, with the ``=`` after it, remembered for str keys."""
-    text = _query_text(key) + "="
+#: ``microweb.url_for``'s own keywords: its fast path passes them on in the values, so that a call
+#: without them pays no test for them; a builder called without the external root leaves them to Werkzeug.
+_NOT_QUERY = frozenset({"_external", "_anchor"})
+#: A builder's key texts: its rules' names map to "" (not in the query); bounded, as keys may come from clients.
+_KEYS_KEPT = 256
+
+
+def _key_text(keys: dict[str, str], names: frozenset[str], key: Any) -> str | None:
+    """The text of ``key`` in a query (``key=``), "" for a rule's own name, None for a key in _NOT_QUERY."""
+    if key in _NOT_QUERY:
+        return None
+    text = "" if key in names else _query_text(key) + "="
     if type(key) is str:
-        if len(_QUERY_KEYS) >= _TEXTS_KEPT:
-            _QUERY_KEYS.clear()
-        _QUERY_KEYS[key] = text
+        if len(keys) >= _KEYS_KEPT:
+            keys.clear()
+        keys[key] = text
     return text
 
 
-def _query(values: Mapping[str, Any], names: Collection[str]) -> str:
-    """The query string of the values that are not the rule's (``?`` first), as Werkzeug makes it."""
-    pairs = []
-    keys, texts = _QUERY_KEYS, _QUERY_TEXTS
-    for key, value in values.items():
-        if value is None or key in names:
+def _multi_pairs(key_text: str, key: Any, value: Any) -> list[str]:
+    """The pairs of a value neither str nor int (lists, bytes, floats...), as Werkzeug's iter_multi_items makes them."""
+    return [key_text + _query_text(item) for _, item in iter_multi_items({key: value}) if item is not None]
+
+
+#: A builder's query string (``q``) of the values that are not its rule's, as Werkzeug makes it, and
+#: url_for's ``_external`` (the root) and ``_anchor``; or ``return None`` where the slow path decides.
+#: Source lines, as the builders are generated: a function of its own cost a URL with a query a
+#: tenth more. ``keys`` holds the builder's recent keys' texts (``key=``); a str subclass equal to
+#: one of them would take its text, where Werkzeug quotes ``str(key)``: hence the test of the type.
+_QUERY_SOURCE = """\
+pairs = []
+anchor = None
+for key, value in values.items():
+    k = keys.get(key) if type(key) is str else None
+    if k is None:
+        k = key_text(keys, names, key)
+        if k is None:  # _external or _anchor
+            if external is None:
+                return None
+            if key == "_anchor":
+                anchor = value
+            elif value:
+                root = external
             continue
-        key_text = (keys.get(key) if type(key) is str else None) or _key_text(key)  # "key="
-        if type(value) is str:
-            pairs.append(key_text + (texts.get(value) or _query_text(value)))
-        elif type(value) is int:  # digits and "-" need no quoting
-            pairs.append(f"{key_text}{value}")
-        else:  # lists, bytes, floats...: the pairs Werkzeug's own iter_multi_items makes (3.1.0 splits bytes)
-            pairs += [key_text + _query_text(item) for _, item in iter_multi_items({key: value}) if item is not None]
-    return "?" + "&".join(pairs) if pairs else ""
+    if type(value) is str:
+        if k:
+            pairs.append(k + (query_texts.get(value) or query_text(value)))
+    elif type(value) is int:  # digits and "-" need no quoting
+        if k:
+            pairs.append(f"{k}{value}")
+    elif value is not None and k:
+        pairs += multi_pairs(k, key, value)
+q = "?" + "&".join(pairs) if pairs else \"\"
+""".splitlines()
 
 
-def _no_builder(values: Mapping[str, Any], root: str) -> None:
+def _no_builder(values: Mapping[str, Any], root: str, external: str | None) -> None:
     """The builder of an endpoint Werkzeug builds itself."""
     return None
 
@@ -395,9 +426,9 @@ def _compile_endpoint(url_map: Map, endpoint: Any) -> Builder:
 
 
 def _chain(builders: list[Builder]) -> Builder:
-    def build(values: Mapping[str, Any], root: str) -> str | None:
+    def build(values: Mapping[str, Any], root: str, external: str | None) -> str | None:
         for builder in builders:
-            url = builder(values, root)
+            url = builder(values, root, external)
             if url is not None:
                 return url
         return None
@@ -419,13 +450,18 @@ def _compile_rule(rule: Rule) -> Builder | None:
         return None  # a subdomain or host of its own
     converters = rule_converters(rule)
     names = list(converters)
-    env: dict[str, Any] = {"names": frozenset(names), "query": _query, "texts": _PATH_TEXTS, "path_text": _path_text}
+    if _NOT_QUERY.intersection(names):
+        return None  # microweb.url_for's keywords, which the builder leaves to the slow path, as variables
+    keys: dict[str, str] = {}
+    env: dict[str, Any] = {"names": frozenset(names), "keys": keys, "key_text": _key_text, "multi_pairs": _multi_pairs}
+    env.update(query_texts=_QUERY_TEXTS, query_text=_query_text, texts=_PATH_TEXTS, path_text=_path_text)
     body = []
-    for i, name in enumerate(names):
-        env[f"n{i}"] = name
-        body += [f"v{i} = values.get(n{i})", f"if v{i} is None:", "    return None"]
-    body.append(f"q = '' if len(values) == {len(names)} else query(values, names)")
+    if names:  # a value missing or None: Werkzeug's BuildError (names are \w+: repr() makes each a literal)
+        body += ["try:", *(f"    v{i} = values[{name!r}]" for i, name in enumerate(names)), "except KeyError:"]
+        missing = " or ".join(f"v{i} is None" for i in range(len(names)))
+        body += ["    return None", f"if {missing}:", "    return None"]
     pieces: list[tuple[bool, str]] = []  # (variable, fixed text or the name of its value's text)
+    conversions: list[str] = []
     for variable, text in trace[split + 1 :]:
         if not variable:
             text = quote(text, safe=_PATH_SAFE)  # as Werkzeug quotes a rule's fixed text
@@ -437,7 +473,7 @@ def _compile_rule(rule: Rule) -> Builder | None:
         i, converter = names.index(text), converters[text]
         out = f"s{len(pieces)}"
         env[f"k{len(pieces)}"] = converter
-        body += _conversion(out, f"v{i}", f"k{len(pieces)}", converter)
+        conversions += _conversion(out, f"v{i}", f"k{len(pieces)}", converter)
         pieces.append((True, out))
     # Werkzeug strips the path's leading slashes (a value may start with some); the fixed
     # text at the start usually holds them all.
@@ -445,8 +481,14 @@ def _compile_rule(rule: Rule) -> Builder | None:
     strip = not pieces[0][1] and len(pieces) > 1
     # Fixed text is quoted, so it has no braces; repr() makes it a literal.
     template = "".join("{" + text + "}" if variable else text for variable, text in pieces)
-    body.append(f"return root + f{template!r}.lstrip('/') + q" if strip else f"return f{'{root}' + template + '{q}'!r}")
-    source = "def factory({}):\n    def build(values, root):\n{}\n    return build".format(
+    path = f"(root + f{template!r}.lstrip('/'))" if strip else f"f{'{root}' + template!r}"
+    # No query: the path alone. Else the query first, as in Werkzeug's builder (its errors come
+    # before a converter's), then the path.
+    body += [f"if len(values) == {len(names)}:", *("    " + line for line in conversions), f"    return {path}"]
+    body += [*_QUERY_SOURCE, *conversions]
+    body.append(f"url = {path} + q" if strip else f"url = f{'{root}' + template + '{q}'!r}")
+    body.append("return f'{url}#{anchor}' if anchor else url")
+    source = "def factory({}):\n    def build(values, root, external):\n{}\n    return build".format(
         ", ".join(env), "\n".join("        " + line for line in body)
     )
     namespace: dict[str, Any] = {}

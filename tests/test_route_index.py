@@ -23,7 +23,13 @@ from microweb.routing import RouteIndex, RuleMap
 # weighted towards what apps use most, so the index often has an answer to check
 SEGMENTS = ["a", "b", "users", "posts", "tags"] * 2 + ["<x>", "<int:n>"] * 3
 SEGMENTS += ["<any(a, b):k>", "file-<int:i>.txt", "<float:f>", "<path:p>"]
+# int converters with options (not plain int()), and the other converters' to_python
+SEGMENTS += ["<int(min=2, max=50):m>", "<int(fixed_digits=2):d>", "<int(signed=True):s>", "<string(minlength=2):t>"]
+SEGMENTS += ["<uuid:u>"]
 PATH_SEGMENTS = ["a", "b", "users", "posts", "tags", "1", "2.5", "x", "file-2.txt", "", "%C3%BC", "b.c"]
+# Unicode digits (int() reads them, as Werkzeug's \d+ matches them), more digits than int() reads
+# (Werkzeug: no match), signs, leading zeros, a UUID
+PATH_SEGMENTS += ["\u0663\u0664", "7" * 4301, "-3", "05", "99", "00000000-0000-0000-0000-000000000007"]
 METHODS = ["GET", "POST", "HEAD", "PUT"]
 
 rule_strategy = st.tuples(
@@ -51,11 +57,17 @@ def _werkzeug(url_map: RuleMap, path: str, method: str) -> Any:
         rule, args = url_map.bind("localhost").match(path, method, return_rule=True)
     except HTTPException as exc:
         return type(exc)
-    return rule.endpoint, dict(args)
+    return rule.endpoint, _typed(args)
+
+
+def _typed(values: dict[str, Any]) -> dict[str, Any]:
+    """The values with their types: 1 and 1.0 (or True) are equal, the index's answer must be Werkzeug's."""
+    return {name: (type(value), value) for name, value in values.items()}
 
 
 FILLERS = {"<x>": "x", "<int:n>": "1", "<any(a, b):k>": "b", "file-<int:i>.txt": "file-2.txt"}
-FILLERS |= {"<path:p>": "a/b", "<float:f>": "2.5"}
+FILLERS |= {"<path:p>": "a/b", "<float:f>": "2.5", "<int(min=2, max=50):m>": "7", "<int(fixed_digits=2):d>": "05"}
+FILLERS |= {"<int(signed=True):s>": "-3", "<string(minlength=2):t>": "ab", "<uuid:u>": PATH_SEGMENTS[-1]}
 
 
 def _paths_like(rules: list[Any], data: st.DataObject) -> list[str]:
@@ -95,7 +107,7 @@ def _check_agreement(url_map: RuleMap, paths: list[str], method: str, dynamic_on
         elif static is None:
             found = index.match(path, method)
             if found is not None:
-                assert _werkzeug(url_map, path, method) == (found[0].endpoint, found[1])
+                assert _werkzeug(url_map, path, method) == (found[0].endpoint, _typed(found[1]))
                 answered += 1
     return answered
 
@@ -203,7 +215,7 @@ def test_index_answers_rules_that_share_a_shape_by_their_fixed_segments() -> Non
     found = index.match("/users/ann/hooks/3", "GET")
     assert found is not None and (found[0].endpoint, found[1]) == ("users.hooks", {"a": "ann", "n": 3})
     assert index.match("/orgs/acme/repos/3", "GET") is None  # two rules fit: Werkzeug's order decides
-    assert _werkzeug(url_map, "/orgs/acme/repos/3", "GET") == ("orgs.repos", {"a": "acme", "n": 3})
+    assert _werkzeug(url_map, "/orgs/acme/repos/3", "GET") == ("orgs.repos", _typed({"a": "acme", "n": 3}))
 
 
 def _generated_rules(n: int) -> list[Any]:

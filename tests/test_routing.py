@@ -423,10 +423,27 @@ def test_many_hosts_keep_the_adapter_cache_bounded(app: App) -> None:
 
 _BUILD_SEGMENTS = ["a", "b c", "ü", "users", "<x>", "<int:n>", "<int(fixed_digits=3):d>", "<string(length=2):s>"]
 _BUILD_SEGMENTS += ["<path:p>", "<any(red, 'b l'):k>", "<float:f>", "<uuid:u>", "<even:e>", "f-<int:i>.txt", ""]
+_BUILD_SEGMENTS += ["<_anchor>", "<int:_external>"]  # url_for's keywords as a rule's variables
+
+
+class _Text(str):
+    """A str subclass whose str() is not its text (Werkzeug's query quotes str() of a key or value)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "other"
+
+
+#: Value names: the rules' variables, others (quoted into the query), url_for's own keywords and
+#: Flask's (plain values to Werkzeug's build), and a str subclass equal to a variable's name
+_BUILD_KEYS = [*"xndspkfuei", "q", "a b", "é", "a&b=c", "_external", "_anchor", "_method", "_scheme", _Text("q")]
 _BUILD_VALUES = st.one_of(
     st.none(),
     st.integers(-5, 1_000),
     st.sampled_from(["x", "a b", "a/b", "//a", "ü", "%41", "red", "b l", "a+b&c=d#e?f", "", "~._-!$'()*,;:@"]),
+    st.text(max_size=4),  # any text: non-ASCII, reserved and control characters, lone surrogates
+    st.just(_Text("shown")),  # a str subclass: Werkzeug quotes str() of it
     st.booleans(),
     st.floats(allow_nan=False, allow_infinity=False, width=16),
     st.just(b"by tes"),
@@ -476,7 +493,7 @@ def _outcome(build: Callable[[], str]) -> object:
     calls=st.lists(
         st.tuples(
             st.sampled_from(["e0", "e1", "e2", "nope"]),
-            st.dictionaries(st.sampled_from([*"xndspkfuei", "q", "a b"]), _BUILD_VALUES),
+            st.dictionaries(st.sampled_from(_BUILD_KEYS), _BUILD_VALUES),
             st.booleans(),
         ),
         min_size=1,
@@ -599,3 +616,38 @@ def test_url_for_goes_through_an_overridden_build_url() -> None:
     app = _dotted_app(Custom(__name__))
     with app.test_request_context("/"):
         assert [url_for("item", n=1), url_for("item", n=2)] == ["/custom/items/1", "/custom/items/2"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rules=st.lists(_build_rule, min_size=1, max_size=6),
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from(["e0", "e1", "e2", "nope"]),
+            st.dictionaries(
+                st.sampled_from([key for key in _BUILD_KEYS if key not in {"_external", "_anchor"}]), _BUILD_VALUES
+            ),
+            st.sampled_from([None, False, True]),  # _external: not passed, or passed
+            st.sampled_from([None, "", "top", "a b", "ü#"]),  # _anchor: not passed, or passed
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_url_for_agrees_with_werkzeugs_build(rules: list[Any], calls: list[Any]) -> None:
+    app = App(__name__)
+    app.url_map.converters["even"] = _EvenConverter
+    for endpoint, segments, methods, options in rules:
+        try:
+            app.url_map.add(Rule("/" + "/".join(segments), endpoint=endpoint, methods=methods, **options))
+        except (ValueError, SyntaxError, AssertionError):
+            continue  # a rule Werkzeug refuses
+    with app.test_request_context("/", base_url="http://localhost/mount"):
+        for endpoint, values, external, anchor in calls * 2:  # twice: then through the compiled builders
+            keywords = dict(values)
+            if external is not None:
+                keywords["_external"] = external
+            if anchor is not None:
+                keywords["_anchor"] = anchor
+            mine = _outcome(functools.partial(url_for, endpoint, **keywords))
+            assert mine == _werkzeugs_url(app, endpoint, values, bool(external), anchor), (endpoint, keywords)
