@@ -43,4 +43,5 @@ nitpick_ignore_regex = [
     (r"py:class", r"(WSGIEnvironment|StartResponse|WSGIApplication|HTTPStatus|MapAdapter|HTTPException|Headers)"),
     (r"py:class", r"(MultiDict|TStreamFactory|Builder|t\..*)"),
     (r"py:(class|obj)", r"microweb\.[\w.]*\.(T|V|P|R|F|ViewFunction|_\w+)"),
+    (r"py:class", r"microweb\._\w+\.\w+"),  # a name of a private module (microweb._werkzeug), shown by name
 ]
