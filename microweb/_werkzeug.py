@@ -17,6 +17,8 @@ from werkzeug.wrappers import Response
 from werkzeug.wrappers.response import _iter_encoded
 from werkzeug.wsgi import ClosingIterator, LimitedStream
 
+from .http import SPECIAL_HEADERS
+
 #: The prefix of the regex groups Werkzeug's compiled rule parts give their converters' values.
 _GROUP_PREFIX = "__werkzeug_"
 
@@ -106,18 +108,39 @@ class ResponseHeaders(Headers):
     first header of that name replaced, the others removed, else appended). Anything else
     (other types, keyword options, a newline, which raises) goes to Werkzeug's. Reads
     ``_list``, the pairs every ``Headers`` method reads and writes.
+
+    A plain response's headers (:func:`plain_headers`) also keep ``names``: then a new
+    header whose name and value pass the send check as they are (ASCII letters, digits
+    and ``-``; printable ASCII), and that neither that check nor Werkzeug's send treats
+    apart, is appended to ``checked`` too, so neither the check nor the send reads it again.
     """
 
     #: The first pairs as microweb made them from checked values (a copy): while they are
     #: still first and the same, the check before sending skips them (:func:`unchecked_pairs`).
     checked: list[tuple[str, str]] = []  # noqa: RUF012  (never mutated: each instance sets its own)
+    #: The lower-case names in ``checked``, when those pairs are sent as they are (one Content-Length,
+    #: no URL header): :func:`sendable_pairs`. None: not known, nothing is appended to ``checked``.
+    names: set[str] | None = None
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        names = self.names
+        if names is not None and type(key) is str and type(value) is str:
+            lower = _APPENDABLE.get(key)
+            if lower is None:
+                lower = _appendable(key)
+            pairs = self._list
+            if lower and lower not in names and value.isascii() and value.isprintable() and pairs == self.checked:
+                # a new name, all pairs checked: set appends, and the pair is a checked one (see the class)
+                pair = (key, value)
+                pairs.append(pair)
+                self.checked.append(pair)
+                names.add(lower)
+                return
         if type(key) is not str or type(value) is not str or "\n" in value or "\r" in value:
             super().__setitem__(key, value)
             return
-        pairs = self._list
         lower = key.lower()
+        pairs = self._list
         for index, (name, _) in enumerate(pairs):
             if name.lower() == lower:
                 pairs[index] = (key, value)
@@ -131,8 +154,20 @@ class ResponseHeaders(Headers):
         """Add a header (see Werkzeug's ``Headers.add``)."""
         if kwargs or type(value) is not str or "\n" in value or "\r" in value:
             super().add(key, value, **kwargs)
-        else:
-            self._list.append((key, value))
+            return
+        pair = (key, value)
+        pairs = self._list
+        pairs.append(pair)
+        names = self.names
+        if names is not None and type(key) is str and value.isascii() and value.isprintable():
+            lower = _APPENDABLE.get(key)
+            if lower is None:
+                lower = _appendable(key)
+            checked = self.checked
+            if lower and len(pairs) == len(checked) + 1 and pairs[:-1] == checked:
+                # all pairs but this one checked, and this one passes the check: a checked one too
+                checked.append(pair)
+                names.add(lower)
 
     def __eq__(self, other: object) -> bool:
         # Werkzeug's __eq__ wants the same class on both sides: a plain Headers compares equal as before.
@@ -143,6 +178,27 @@ class ResponseHeaders(Headers):
         }
 
     __hash__ = None
+
+
+#: Names a header appended to ``checked`` must not have: those the send check treats apart
+#: (hop-by-hop, URLs, cookies) and those Werkzeug's send rewrites (Content-Length, URLs).
+_NOT_APPENDED = SPECIAL_HEADERS | {"content-length"}
+#: Header names as given -> their lower case if a pair of that name may be appended to ``checked``,
+#: else "". Bounded: a name may come from a request.
+_APPENDABLE: dict[str, str] = {}
+
+
+def _appendable(name: str) -> str:
+    """``name`` in lower case if it is an HTTP token of the usual kind and not one of ``_NOT_APPENDED``, else "".
+
+    The token test is :func:`~microweb.http.header_problem`'s quick one (ASCII letters, digits, ``-``).
+    """
+    lower = name.lower()
+    if not (name.isascii() and name.replace("-", "").isalnum()) or lower in _NOT_APPENDED:
+        lower = ""
+    if len(_APPENDABLE) < 256:
+        _APPENDABLE[name] = lower
+    return lower
 
 
 def headers_of(pairs: list[tuple[str, str]]) -> ResponseHeaders:
@@ -158,6 +214,21 @@ def headers_of(pairs: list[tuple[str, str]]) -> ResponseHeaders:
     return headers
 
 
+def plain_headers(content_type: str, length: str) -> ResponseHeaders:
+    """The headers of a plain response: its checked Content-Type and its Content-Length, sent as they are.
+
+    They keep ``names``, so checked pairs can be appended (see :class:`ResponseHeaders`).
+    """
+    headers = _new(ResponseHeaders)
+    pairs = headers._list = [("Content-Type", content_type), ("Content-Length", length)]
+    headers.checked = pairs[:]
+    headers.names = {"content-type", "content-length"}
+    return headers
+
+
+_new = object.__new__
+
+
 def unchecked_pairs(headers: Headers) -> list[tuple[str, str]]:
     """``headers``' pairs but the first ones microweb made from checked values, if they are unchanged.
 
@@ -166,10 +237,25 @@ def unchecked_pairs(headers: Headers) -> list[tuple[str, str]]:
     if type(headers) is ResponseHeaders:
         pairs = headers._list
         checked = headers.checked
+        if pairs == checked:
+            return []
         if checked and pairs[: len(checked)] == checked:
             return pairs[len(checked) :]
         return pairs
     return headers._list if type(headers) is Headers else list(headers)
+
+
+def sendable_pairs(headers: Headers) -> list[tuple[str, str]] | None:
+    """A copy of ``headers``' pairs, if Werkzeug's ``get_wsgi_headers`` would send them unchanged; else None.
+
+    Known for plain headers (:func:`plain_headers`) all of whose pairs are still checked ones:
+    a Content-Length, no Location or Content-Location. (The status and body are the caller's.)
+    """
+    if type(headers) is ResponseHeaders and headers.names is not None:
+        pairs = headers._list
+        if pairs == headers.checked:
+            return pairs[:]
+    return None
 
 
 def header_pairs(headers: Headers) -> list[tuple[str, str]]:
@@ -188,6 +274,11 @@ def init_response(response: Response, body: Iterable[bytes] | Iterable[str], sta
     response.direct_passthrough = False
     response._on_close = []
     response.response = body
+
+
+def status_of(response: Response) -> str:
+    """``response``'s status line (PERF: the ``status`` property is a Python call through C, dearer)."""
+    return response._status
 
 
 def send_state(response: Response) -> tuple[str, int, bool]:

@@ -7,8 +7,10 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import IO, Any, Literal, NoReturn, overload
 
+from markupsafe import escape
 from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import abort as _werkzeug_abort
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import ValidationError
 from werkzeug.security import safe_join
 from werkzeug.utils import redirect as _werkzeug_redirect
@@ -16,8 +18,8 @@ from werkzeug.utils import send_file as _werkzeug_send_file
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from .ctx import OUTSIDE_REQUEST, context_var, current_context
-from .http import quote_unsafe_in_url
-from .wrappers import Response
+from .http import is_uri, quote_unsafe_in_url
+from .wrappers import HTML, Response
 
 __all__ = [
     "abort",
@@ -48,10 +50,28 @@ def redirect(location: str, code: int = 302) -> Response:
     characters (CR, LF, tab, NUL, ...) and spaces are percent-encoded, so nothing in it can end the
     ``Location`` line; Werkzeug makes the rest a URI when it sends it (``iri_to_uri``: non-ASCII
     percent-encoded, the host in IDNA). A location that is no URL (``http://[``) is a 500, logged.
+    The response is Werkzeug's ``redirect``'s: the same page, status and headers.
     """
-    response = _werkzeug_redirect(quote_unsafe_in_url(location), code, Response=Response)
-    assert isinstance(response, Response)
+    location = quote_unsafe_in_url(location)
+    if type(code) is not int or code not in HTTP_STATUS_CODES:
+        response = _werkzeug_redirect(location, code, Response=Response)
+        assert isinstance(response, Response)
+        return response
+    # PERF: built at once, where Werkzeug's parses the status, sets the body and then the header.
+    shown = escape(location)
+    body = f'{_REDIRECT_PAGE}<a href="{shown}">{shown}</a>. If not, click the link.\n'.encode()
+    if is_uri(location):  # sent as it is, and passes the header check: made as a checked header
+        return Response.of(body, HTML, code, [("Location", location)])
+    response = Response.of(body, HTML, code)
+    response.headers["Location"] = location  # checked before sending, as any header set later
     return response
+
+
+#: The start of Werkzeug's redirect page, whose link follows.
+_REDIRECT_PAGE = (
+    "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n"
+    "<p>You should be redirected automatically to the target URL: "
+)
 
 
 def url_for(endpoint: str, /, *, _external: bool = False, _anchor: str | None = None, **values: Any) -> str:

@@ -18,6 +18,7 @@ from werkzeug.wsgi import get_host
 
 __all__ = [
     "HOP_BY_HOP",
+    "SPECIAL_HEADERS",
     "check_headers",
     "check_trusted_host",
     "escape_for_log",
@@ -99,7 +100,7 @@ def header_problem(status: str | None, headers: Iterable[tuple[str, str]]) -> st
         if not (name.isascii() and name.replace("-", "").isalnum()) and (not name or _NOT_TOKEN.search(name)):
             return f"The response header name {name!r} is not an HTTP token"
         lower = name.lower()
-        if lower in _SPECIAL_HEADERS:  # the others need only the value check below, without a call
+        if lower in SPECIAL_HEADERS:  # the others need only the value check below, without a call
             problem = _special_problem(name, lower, value)
             if problem is not None:
                 return problem
@@ -109,12 +110,12 @@ def header_problem(status: str | None, headers: Iterable[tuple[str, str]]) -> st
 
 
 _BAD_VALUE = "The value of the response header {!r} has CR, LF, NUL, another control or non-Latin-1 text"
-# The headers with a check of their own: hop-by-hop ones, URLs and cookies.
-_SPECIAL_HEADERS = HOP_BY_HOP | _URL_HEADERS | {"set-cookie"}
+#: The (lower-case) headers :func:`header_problem` checks apart: hop-by-hop ones, URLs and cookies.
+SPECIAL_HEADERS = HOP_BY_HOP | _URL_HEADERS | {"set-cookie"}
 
 
 def _special_problem(name: str, lower: str, value: str) -> str | None:
-    """Why the header ``name`` (``lower`` in lower case, one of ``_SPECIAL_HEADERS``) must not be sent, or None."""
+    """Why the header ``name`` (``lower`` in lower case, one of ``SPECIAL_HEADERS``) must not be sent, or None."""
     if lower in HOP_BY_HOP:
         return f"The response header {name!r} is hop-by-hop, which only the server may send (PEP 3333)"
     if lower in _URL_HEADERS:

@@ -48,7 +48,10 @@ from ._werkzeug import (
     headers_of,
     init_response,
     multidict_of,
+    plain_headers,
     send_state,
+    sendable_pairs,
+    status_of,
     unchecked_pairs,
 )
 from .http import header_problem, is_token, is_uri, parse_content_length
@@ -650,7 +653,7 @@ class Response(_WerkzeugResponse):
             plain = self._plain
             assert plain is not None
             self._plain = None
-            headers = self._headers = headers_of([("Content-Type", plain[0]), ("Content-Length", plain[1])])
+            headers = self._headers = plain_headers(plain[0], plain[1])
         return headers
 
     @headers.setter
@@ -704,32 +707,34 @@ class Response(_WerkzeugResponse):
 
     def header_problem(self) -> str | None:
         """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
-        status = self.status
+        status = status_of(self)
         if status not in _CHECKED_STATUS_LINES:
             problem = header_problem(status, ())
             if problem is not None:
                 return problem
-        if self._plain is not None:  # the only headers are the two made above, from checked values
+        if self._plain is not None:  # the only headers are the two made from checked values
             return None
         store = self._headers
-        return header_problem(None, unchecked_pairs(self.headers if store is None else store))
+        pairs = unchecked_pairs(self.headers if store is None else store)
+        return header_problem(None, pairs) if pairs else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
-        plain = self._plain
         status, code, closing = send_state(self)
-        if 100 <= code < 200 or code == 204 or code == 304:
+        if 100 <= code < 200 or code == 204 or code == 304 or closing:
             return super().__call__(environ, start_response)
         body = self.response
+        plain = self._plain
         if plain is not None and body is plain[2]:
             start_response(status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
             return () if environ["REQUEST_METHOD"] == "HEAD" else body
-        if closing:
-            return super().__call__(environ, start_response)
         if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
-            headers = self._wsgi_headers(body[0])
-            if headers is not None:
-                start_response(status, headers)
+            store = self._headers
+            pairs = sendable_pairs(self.headers if store is None else store)
+            if pairs is None:
+                pairs = self._wsgi_headers(body[0])
+            if pairs is not None:
+                start_response(status, pairs)
                 return () if environ["REQUEST_METHOD"] == "HEAD" else body
         elif (
             not isinstance(body, (list, tuple))
@@ -738,9 +743,9 @@ class Response(_WerkzeugResponse):
             and type(self).get_app_iter is _WerkzeugResponse.get_app_iter
             and type(self).iter_encoded is _WerkzeugResponse.iter_encoded  # a class's own encoding runs as it is
         ):
-            headers = self._wsgi_headers(None)  # Werkzeug counts no length for a body that is not a sequence
-            if headers is not None:
-                start_response(status, headers)
+            pairs = self._wsgi_headers(None)  # Werkzeug counts no length for a body that is not a sequence
+            if pairs is not None:
+                start_response(status, pairs)
                 return EncodedStream(self)
         return super().__call__(environ, start_response)
 
