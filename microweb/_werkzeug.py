@@ -281,6 +281,11 @@ def status_of(response: Response) -> str:
     return response._status
 
 
+def status_code_of(response: Response) -> int:
+    """``response``'s status code (PERF: the ``status_code`` property is a Python call through C, dearer)."""
+    return response._status_code
+
+
 def send_state(response: Response) -> tuple[str, int, bool]:
     """``response``'s status line, its code, and whether ``call_on_close`` gave it something to run.
 

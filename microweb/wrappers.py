@@ -532,7 +532,14 @@ def content_type_for(mimetype: str) -> str:
     content_type = get_content_type(mimetype, "utf-8")
     if header_problem("200 OK", [("Content-Type", content_type)]) is not None:
         raise ValueError("The mimetype has CR, LF, NUL or another control character")
+    if len(_CONTENT_TYPES) < 64 and type(mimetype) is str:
+        _CONTENT_TYPES[mimetype] = content_type
     return content_type
+
+
+#: Mimetypes -> their Content-Type, as :func:`content_type_for` gave them (PERF: a dict read, not a call).
+#: Bounded: a mimetype may come from a request.
+_CONTENT_TYPES: dict[str, str] = {}
 
 
 @lru_cache(maxsize=64)
@@ -586,6 +593,36 @@ class Response(_WerkzeugResponse):
         content_type: str | None = None,
         direct_passthrough: bool = False,
     ) -> None:
+        kind = type(response)
+        if (kind is str or kind is bytes) and headers is None and not direct_passthrough:
+            # PERF: the usual calls (a body, maybe a status code and a mimetype) first, with fewer tests;
+            # the same response as the plain one below makes, for the same arguments.
+            if content_type is None:
+                known = _CONTENT_TYPES.get(self.default_mimetype if mimetype is None else mimetype)  # type: ignore[arg-type]
+            else:
+                known = content_type if content_type in _PLAIN_TYPES else None
+            if known is not None and (status is None or type(status) is int) and self.automatically_set_content_length:
+                code = 200 if status is None else status
+                line = _STATUS_LINES.get(code)
+                if line is not None:
+                    body: bytes = response.encode() if kind is str else response  # type: ignore[union-attr,assignment]
+                    listed = [body]
+                    init_response(self, listed, line, code)
+                    self._headers = None
+                    self._plain = (known, str(len(body)), listed)
+                    return
+        self._init_others(response, status, headers, mimetype, content_type, direct_passthrough)
+
+    def _init_others(
+        self,
+        response: Iterable[bytes] | bytes | Iterable[str] | str | None,
+        status: int | str | HTTPStatus | None,
+        headers: Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]] | None,
+        mimetype: str | None,
+        content_type: str | None,
+        direct_passthrough: bool,
+    ) -> None:
+        """``__init__`` for the calls its first test does not take."""
         code = 200 if status is None else status
         simple = (
             headers is None

@@ -881,3 +881,44 @@ def test_a_response_class_without_a_default_mimetype_sends_no_content_type_as_we
     mine, theirs = Untyped(body()), WerkzeugUntyped(body())
     assert list(mine.headers) == list(theirs.headers)
     assert _sent_in_order(mine) == _sent_in_order(theirs)
+
+
+class _TextResponse(Response):
+    default_mimetype = "text/plain"
+
+
+class _NoTypeResponse(Response):
+    default_mimetype = None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    body=st.one_of(st.text(max_size=10), st.binary(max_size=10)),
+    status=st.sampled_from([None, 200, 201, 404, 299, 999, HTTPStatus.CREATED, "202 ACCEPTED", "299 ODD"]),
+    mimetype=st.sampled_from([None, "text/plain", "text/html", "application/json", "image/png", "text/x-odd"]),
+    content_type=st.sampled_from([None, "text/html; charset=utf-8", "text/plain; charset=utf-8", "application/xml"]),
+    direct_passthrough=st.booleans(),
+    cls=st.sampled_from([Response, _TextResponse, _NoTypeResponse]),
+    method=st.sampled_from(["GET", "HEAD"]),
+)
+def test_a_response_made_from_a_body_is_werkzeugs(
+    body: str | bytes,
+    status: Any,
+    mimetype: str | None,
+    content_type: str | None,
+    direct_passthrough: bool,
+    cls: type[Response],
+    method: str,
+) -> None:
+    """Response(body, status, mimetype=, content_type=): Werkzeug's status, headers, body and sent bytes."""
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    theirs_cls = type("Theirs", (WerkzeugResponse,), {"default_mimetype": cls.default_mimetype})
+    args = (body, status)
+    kwargs = {"mimetype": mimetype, "content_type": content_type, "direct_passthrough": direct_passthrough}
+    for _ in range(2):  # the second time, the mimetype's content type is known already
+        mine, theirs = cls(*args, **kwargs), theirs_cls(*args, **kwargs)
+        assert (mine.status, mine.get_data()) == (theirs.status, theirs.get_data())
+        assert _sent_in_order(mine, method) == _sent_in_order(theirs, method)
+        mine = cls(*args, **kwargs)
+        assert list(mine.headers) == list(theirs.headers)
