@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from werkzeug.wrappers.response import _iter_encoded
 from werkzeug.wsgi import ClosingIterator, LimitedStream
 
-from .http import SPECIAL_HEADERS
+from .http import USUAL_NAMES, usual_name
 
 #: The prefix of the regex groups Werkzeug's compiled rule parts give their converters' values.
 _GROUP_PREFIX = "__werkzeug_"
@@ -125,9 +125,9 @@ class ResponseHeaders(Headers):
     def __setitem__(self, key: Any, value: Any) -> None:
         names = self.names
         if names is not None and type(key) is str and type(value) is str:
-            lower = _APPENDABLE.get(key)
+            lower = USUAL_NAMES.get(key)
             if lower is None:
-                lower = _appendable(key)
+                lower = usual_name(key)
             pairs = self._list
             if lower and lower not in names and value.isascii() and value.isprintable() and pairs == self.checked:
                 # a new name, all pairs checked: set appends, and the pair is a checked one (see the class)
@@ -160,9 +160,9 @@ class ResponseHeaders(Headers):
         pairs.append(pair)
         names = self.names
         if names is not None and type(key) is str and value.isascii() and value.isprintable():
-            lower = _APPENDABLE.get(key)
+            lower = USUAL_NAMES.get(key)
             if lower is None:
-                lower = _appendable(key)
+                lower = usual_name(key)
             checked = self.checked
             if lower and len(pairs) == len(checked) + 1 and pairs[:-1] == checked:
                 # all pairs but this one checked, and this one passes the check: a checked one too
@@ -180,37 +180,29 @@ class ResponseHeaders(Headers):
     __hash__ = None
 
 
-#: Names a header appended to ``checked`` must not have: those the send check treats apart
-#: (hop-by-hop, URLs, cookies) and those Werkzeug's send rewrites (Content-Length, URLs).
-_NOT_APPENDED = SPECIAL_HEADERS | {"content-length"}
-#: Header names as given -> their lower case if a pair of that name may be appended to ``checked``,
-#: else "". Bounded: a name may come from a request.
-_APPENDABLE: dict[str, str] = {}
-
-
-def _appendable(name: str) -> str:
-    """``name`` in lower case if it is an HTTP token of the usual kind and not one of ``_NOT_APPENDED``, else "".
-
-    The token test is :func:`~microweb.http.header_problem`'s quick one (ASCII letters, digits, ``-``).
-    """
-    lower = name.lower()
-    if not (name.isascii() and name.replace("-", "").isalnum()) or lower in _NOT_APPENDED:
-        lower = ""
-    if len(_APPENDABLE) < 256:
-        _APPENDABLE[name] = lower
-    return lower
-
-
-def headers_of(pairs: list[tuple[str, str]]) -> ResponseHeaders:
+def headers_of(pairs: list[tuple[str, str]], extra: list[tuple[str, str]] | None = None) -> ResponseHeaders:
     """A :class:`ResponseHeaders` holding ``pairs`` (the list itself), without re-checking each value.
 
     PERF: ``Headers(pairs)`` validates every value again (about 0.8 µs for two), and its
     ``__init__`` only makes the empty ``_list``. Only for pairs microweb made itself from
-    values that are already checked.
+    values that are already checked. With ``extra``, ``pairs`` are a plain response's two
+    headers then ``extra``: if no name there is one the send check or Werkzeug's send treats
+    apart, they are sent as they are, and more checked pairs can be appended (``names``).
     """
-    headers = ResponseHeaders.__new__(ResponseHeaders)
+    headers = _new(ResponseHeaders)
     headers._list = pairs
     headers.checked = pairs[:]
+    if extra is not None:
+        names = {"content-type", "content-length"}
+        for name, _ in extra:
+            lower = USUAL_NAMES.get(name)
+            if lower is None:
+                lower = usual_name(name)
+            if not lower:
+                break
+            names.add(lower)
+        else:
+            headers.names = names
     return headers
 
 

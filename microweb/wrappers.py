@@ -675,7 +675,7 @@ class Response(_WerkzeugResponse):
         if headers:
             response._plain = None
             response._headers = headers_of(
-                [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers]
+                [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers], headers
             )
         else:
             response._headers = None
