@@ -119,7 +119,7 @@ class ResponseHeaders(Headers):
     #: still first and the same, the check before sending skips them (:func:`unchecked_pairs`).
     checked: list[tuple[str, str]] = []  # noqa: RUF012  (never mutated: each instance sets its own)
     #: The lower-case names in ``checked``, when those pairs are sent as they are (one Content-Length,
-    #: no URL header): :func:`sendable_pairs`. None: not known, nothing is appended to ``checked``.
+    #: no URL header): :func:`send_state`. None: not known, nothing is appended to ``checked``.
     names: set[str] | None = None
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -237,19 +237,6 @@ def unchecked_pairs(headers: Headers) -> list[tuple[str, str]]:
     return headers._list if type(headers) is Headers else list(headers)
 
 
-def sendable_pairs(headers: Headers) -> list[tuple[str, str]] | None:
-    """A copy of ``headers``' pairs, if Werkzeug's ``get_wsgi_headers`` would send them unchanged; else None.
-
-    Known for plain headers (:func:`plain_headers`) all of whose pairs are still checked ones:
-    a Content-Length, no Location or Content-Location. (The status and body are the caller's.)
-    """
-    if type(headers) is ResponseHeaders and headers.names is not None:
-        pairs = headers._list
-        if pairs == headers.checked:
-            return pairs[:]
-    return None
-
-
 def header_pairs(headers: Headers) -> list[tuple[str, str]]:
     """A copy of ``headers``' pairs, in order (``to_wsgi_list`` without its two Python calls)."""
     return headers._list[:] if type(headers) is ResponseHeaders or type(headers) is Headers else list(headers)
@@ -268,9 +255,17 @@ def init_response(response: Response, body: Iterable[bytes] | Iterable[str], sta
     response.response = body
 
 
-def status_of(response: Response) -> str:
-    """``response``'s status line (PERF: the ``status`` property is a Python call through C, dearer)."""
-    return response._status
+def check_state(response: Response, headers: Headers | None) -> tuple[str, list[tuple[str, str]]]:
+    """``response``'s status line, and the pairs of ``headers`` the check before sending reads (none for None).
+
+    PERF: one call where the ``status`` property and :func:`unchecked_pairs` are two.
+    """
+    status = response._status
+    if headers is None:
+        return status, []
+    if type(headers) is ResponseHeaders and headers._list == headers.checked:
+        return status, []
+    return status, unchecked_pairs(headers)
 
 
 def status_code_of(response: Response) -> int:
@@ -278,12 +273,20 @@ def status_code_of(response: Response) -> int:
     return response._status_code
 
 
-def send_state(response: Response) -> tuple[str, int, bool]:
-    """``response``'s status line, its code, and whether ``call_on_close`` gave it something to run.
+def send_state(response: Response, headers: Headers | None) -> tuple[str, int, bool, list[tuple[str, str]] | None]:
+    """``response``'s status line, its code, whether ``call_on_close`` gave it something to run, and a copy of
+    ``headers``' pairs if Werkzeug's ``get_wsgi_headers`` would send them unchanged (else None).
 
-    PERF: one call where the ``status`` and ``status_code`` properties are two Python calls.
+    Known for headers with ``names`` all of whose pairs are still checked ones: a Content-Length,
+    no Location or Content-Location (the status and body are the caller's to judge).
+    PERF: one call where the ``status`` and ``status_code`` properties and a scan of the pairs are three.
     """
-    return response._status, response._status_code, bool(response._on_close)
+    pairs = None
+    if type(headers) is ResponseHeaders and headers.names is not None:
+        listed = headers._list
+        if listed == headers.checked:
+            pairs = listed[:]
+    return response._status, response._status_code, bool(response._on_close), pairs
 
 
 def multidict_of(cls: type[MultiDict[str, str]], lists: dict[str, list[str]]) -> MultiDict[str, str]:

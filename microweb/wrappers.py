@@ -44,15 +44,13 @@ from ._werkzeug import (
     BodyStream,
     EncodedStream,
     ResponseHeaders,
+    check_state,
     header_pairs,
     headers_of,
     init_response,
     multidict_of,
     plain_headers,
     send_state,
-    sendable_pairs,
-    status_of,
-    unchecked_pairs,
 )
 from .http import header_problem, is_token, is_uri, parse_content_length
 
@@ -744,20 +742,20 @@ class Response(_WerkzeugResponse):
 
     def header_problem(self) -> str | None:
         """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
-        status = status_of(self)
+        store = self._headers
+        if store is None and self._plain is None:
+            store = self.headers
+        # plain (no store): the only headers are the two made from checked values
+        status, pairs = check_state(self, store)
         if status not in _CHECKED_STATUS_LINES:
             problem = header_problem(status, ())
             if problem is not None:
                 return problem
-        if self._plain is not None:  # the only headers are the two made from checked values
-            return None
-        store = self._headers
-        pairs = unchecked_pairs(self.headers if store is None else store)
         return header_problem(None, pairs) if pairs else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
-        status, code, closing = send_state(self)
+        status, code, closing, pairs = send_state(self, self._headers)
         if 100 <= code < 200 or code == 204 or code == 304 or closing:
             return super().__call__(environ, start_response)
         body = self.response
@@ -766,8 +764,6 @@ class Response(_WerkzeugResponse):
             start_response(status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
             return () if environ["REQUEST_METHOD"] == "HEAD" else body
         if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
-            store = self._headers
-            pairs = sendable_pairs(self.headers if store is None else store)
             if pairs is None:
                 pairs = self._wsgi_headers(body[0])
             if pairs is not None:
