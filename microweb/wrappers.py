@@ -51,6 +51,7 @@ from ._werkzeug import (
     multidict_of,
     plain_headers,
     send_state,
+    status_of,
 )
 from .http import header_problem, is_token, is_uri, parse_content_length
 
@@ -743,10 +744,10 @@ class Response(_WerkzeugResponse):
     def header_problem(self) -> str | None:
         """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
         store = self._headers
-        if store is None and self._plain is None:
-            store = self.headers
-        # plain (no store): the only headers are the two made from checked values
-        status, pairs = check_state(self, store)
+        if store is None and self._plain is not None:  # the only headers are the two made from checked values
+            status = status_of(self)
+            return None if status in _CHECKED_STATUS_LINES else header_problem(status, ())
+        status, pairs = check_state(self, self.headers if store is None else store)
         if status not in _CHECKED_STATUS_LINES:
             problem = header_problem(status, ())
             if problem is not None:
