@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from inspect import GEN_CREATED, getgeneratorstate
 from io import BytesIO
 from typing import Any, cast
@@ -34,6 +34,8 @@ from werkzeug.sansio.multipart import (
 from werkzeug.wrappers import Response
 from werkzeug.wrappers.response import _iter_encoded
 from werkzeug.wsgi import ClosingIterator, LimitedStream
+
+from .http import USUAL_NAMES, usual_name
 
 #: The prefix of the regex groups Werkzeug's compiled rule parts give their converters' values.
 _GROUP_PREFIX = "__werkzeug_"
@@ -124,18 +126,39 @@ class ResponseHeaders(Headers):
     first header of that name replaced, the others removed, else appended). Anything else
     (other types, keyword options, a newline, which raises) goes to Werkzeug's. Reads
     ``_list``, the pairs every ``Headers`` method reads and writes.
+
+    A plain response's headers (:func:`plain_headers`) also keep ``names``: then a new
+    header whose name and value pass the send check as they are (ASCII letters, digits
+    and ``-``; printable ASCII), and that neither that check nor Werkzeug's send treats
+    apart, is appended to ``checked`` too, so neither the check nor the send reads it again.
     """
 
     #: The first pairs as microweb made them from checked values (a copy): while they are
     #: still first and the same, the check before sending skips them (:func:`unchecked_pairs`).
     checked: list[tuple[str, str]] = []  # noqa: RUF012  (never mutated: each instance sets its own)
+    #: The lower-case names in ``checked``, when those pairs are sent as they are (one Content-Length,
+    #: no URL header): :func:`send_state`. None: not known, nothing is appended to ``checked``.
+    names: set[str] | None = None
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        names = self.names
+        if names is not None and type(key) is str and type(value) is str:
+            lower = USUAL_NAMES.get(key)
+            if lower is None:
+                lower = usual_name(key)
+            pairs = self._list
+            if lower and lower not in names and value.isascii() and value.isprintable() and pairs == self.checked:
+                # a new name, all pairs checked: set appends, and the pair is a checked one (see the class)
+                pair = (key, value)
+                pairs.append(pair)
+                self.checked.append(pair)
+                names.add(lower)
+                return
         if type(key) is not str or type(value) is not str or "\n" in value or "\r" in value:
             super().__setitem__(key, value)
             return
-        pairs = self._list
         lower = key.lower()
+        pairs = self._list
         for index, (name, _) in enumerate(pairs):
             if name.lower() == lower:
                 pairs[index] = (key, value)
@@ -149,8 +172,20 @@ class ResponseHeaders(Headers):
         """Add a header (see Werkzeug's ``Headers.add``)."""
         if kwargs or type(value) is not str or "\n" in value or "\r" in value:
             super().add(key, value, **kwargs)
-        else:
-            self._list.append((key, value))
+            return
+        pair = (key, value)
+        pairs = self._list
+        pairs.append(pair)
+        names = self.names
+        if names is not None and type(key) is str and value.isascii() and value.isprintable():
+            lower = USUAL_NAMES.get(key)
+            if lower is None:
+                lower = usual_name(key)
+            checked = self.checked
+            if lower and len(pairs) == len(checked) + 1 and pairs[:-1] == checked:
+                # all pairs but this one checked, and this one passes the check: a checked one too
+                checked.append(pair)
+                names.add(lower)
 
     def __eq__(self, other: object) -> bool:
         # Werkzeug's __eq__ wants the same class on both sides: a plain Headers compares equal as before.
@@ -163,17 +198,45 @@ class ResponseHeaders(Headers):
     __hash__ = None
 
 
-def headers_of(pairs: list[tuple[str, str]]) -> ResponseHeaders:
+def headers_of(pairs: list[tuple[str, str]], extra: list[tuple[str, str]] | None = None) -> ResponseHeaders:
     """A :class:`ResponseHeaders` holding ``pairs`` (the list itself), without re-checking each value.
 
     PERF: ``Headers(pairs)`` validates every value again (about 0.8 µs for two), and its
     ``__init__`` only makes the empty ``_list``. Only for pairs microweb made itself from
-    values that are already checked.
+    values that are already checked. With ``extra``, ``pairs`` are a plain response's two
+    headers then ``extra``: if no name there is one the send check or Werkzeug's send treats
+    apart, they are sent as they are, and more checked pairs can be appended (``names``).
     """
-    headers = ResponseHeaders.__new__(ResponseHeaders)
+    headers = _new(ResponseHeaders)
     headers._list = pairs
     headers.checked = pairs[:]
+    if extra is not None:
+        names = {"content-type", "content-length"}
+        for name, _ in extra:
+            lower = USUAL_NAMES.get(name)
+            if lower is None:
+                lower = usual_name(name)
+            if not lower:
+                break
+            names.add(lower)
+        else:
+            headers.names = names
     return headers
+
+
+def plain_headers(content_type: str, length: str) -> ResponseHeaders:
+    """The headers of a plain response: its checked Content-Type and its Content-Length, sent as they are.
+
+    They keep ``names``, so checked pairs can be appended (see :class:`ResponseHeaders`).
+    """
+    headers = _new(ResponseHeaders)
+    pairs = headers._list = [("Content-Type", content_type), ("Content-Length", length)]
+    headers.checked = pairs[:]
+    headers.names = {"content-type", "content-length"}
+    return headers
+
+
+_new = object.__new__
 
 
 def unchecked_pairs(headers: Headers) -> list[tuple[str, str]]:
@@ -184,6 +247,8 @@ def unchecked_pairs(headers: Headers) -> list[tuple[str, str]]:
     if type(headers) is ResponseHeaders:
         pairs = headers._list
         checked = headers.checked
+        if pairs == checked:
+            return []
         if checked and pairs[: len(checked)] == checked:
             return pairs[len(checked) :]
         return pairs
@@ -208,12 +273,40 @@ def init_response(response: Response, body: Iterable[bytes] | Iterable[str], sta
     response.response = body
 
 
-def send_state(response: Response) -> tuple[str, int, bool]:
-    """``response``'s status line, its code, and whether ``call_on_close`` gave it something to run.
+def status_of(response: Response) -> str:
+    """``response``'s status line (PERF: the ``status`` property is a Python call through C, dearer)."""
+    return response._status
 
-    PERF: one call where the ``status`` and ``status_code`` properties are two Python calls.
+
+def check_state(response: Response, headers: Headers | None) -> tuple[str, Sequence[tuple[str, str]]]:
+    """``response``'s status line, and the pairs of ``headers`` the check before sending reads (none for None).
+
+    PERF: one call where the ``status`` property and :func:`unchecked_pairs` are two.
     """
-    return response._status, response._status_code, bool(response._on_close)
+    status = response._status
+    if headers is None or (type(headers) is ResponseHeaders and headers._list == headers.checked):
+        return status, ()
+    return status, unchecked_pairs(headers)
+
+
+def status_code_of(response: Response) -> int:
+    """``response``'s status code (PERF: the ``status_code`` property is a Python call through C, dearer)."""
+    return response._status_code
+
+
+def send_state(response: Response, headers: Headers | None) -> tuple[str, int, bool, list[tuple[str, str]] | None]:
+    """``response``'s status line, its code, whether ``call_on_close`` gave it something to run, and a copy of
+    ``headers``' pairs if Werkzeug's ``get_wsgi_headers`` would send them unchanged (else None).
+
+    Known for headers with ``names`` all of whose pairs are still checked ones: a Content-Length,
+    no Location or Content-Location (the status and body are the caller's to judge).
+    PERF: one call where the ``status`` and ``status_code`` properties and a scan of the pairs are three.
+    """
+    if headers is None or type(headers) is not ResponseHeaders or headers.names is None:
+        return response._status, response._status_code, bool(response._on_close), None
+    listed = headers._list
+    pairs = listed[:] if listed == headers.checked else None
+    return response._status, response._status_code, bool(response._on_close), pairs
 
 
 def multidict_of(

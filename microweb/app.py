@@ -34,6 +34,7 @@ from werkzeug.routing import RequestRedirect, Rule
 from werkzeug.wrappers import Response as BaseResponse
 from werkzeug.wsgi import get_host
 
+from ._werkzeug import status_code_of
 from .blueprints import Blueprint, join_paths
 from .config import SETTING_CHECKS, Config, RequestSettings
 from .ctx import NO_BUILDERS, G, RequestContext, StreamedBody, context_var, current_context
@@ -555,7 +556,7 @@ class App(Scaffold):
                 pairs = headers.items() if isinstance(headers, Mapping) else headers
                 check_headers(response.status, [(str(name), str(value)) for name, value in pairs])
                 response.headers.update(headers)
-        if response.status_code == 204:  # no content, so no content type (PEP 3333 validators insist)
+        if status_code_of(response) == 204:  # no content, so no content type (PEP 3333 validators insist)
             del response.headers["Content-Type"]
         return response
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn, overload
 
+from markupsafe import escape
 from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import abort as _werkzeug_abort
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import ValidationError
 from werkzeug.security import safe_join
 from werkzeug.utils import redirect as _werkzeug_redirect
@@ -16,8 +19,8 @@ from werkzeug.utils import send_file as _werkzeug_send_file
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from .ctx import OUTSIDE_REQUEST, context_var, current_context
-from .http import quote_unsafe_in_url
-from .wrappers import Response
+from .http import is_uri, quote_unsafe_in_url
+from .wrappers import HTML, Response
 
 __all__ = [
     "abort",
@@ -48,10 +51,33 @@ def redirect(location: str, code: int = 302) -> Response:
     characters (CR, LF, tab, NUL, ...) and spaces are percent-encoded, so nothing in it can end the
     ``Location`` line; Werkzeug makes the rest a URI when it sends it (``iri_to_uri``: non-ASCII
     percent-encoded, the host in IDNA). A location that is no URL (``http://[``) is a 500, logged.
+    The response is Werkzeug's ``redirect``'s: the same page, status and headers.
     """
-    response = _werkzeug_redirect(quote_unsafe_in_url(location), code, Response=Response)
-    assert isinstance(response, Response)
+    location = quote_unsafe_in_url(location)
+    page = _redirect_page()
+    if page is None or type(code) is not int or code not in HTTP_STATUS_CODES:
+        response = _werkzeug_redirect(location, code, Response=Response)
+        assert isinstance(response, Response)
+        return response
+    # PERF: built at once, where Werkzeug's parses the status, sets the body and then the header.
+    shown = escape(location)
+    body = f"{page[0]}{shown}{page[1]}{shown}{page[2]}".encode()
+    if is_uri(location):  # sent as it is, and passes the header check: made as a checked header
+        return Response.of(body, HTML, code, [("Location", location)])
+    response = Response.of(body, HTML, code)
+    response.headers["Location"] = location  # checked before sending, as any header set later
     return response
+
+
+@functools.cache
+def _redirect_page() -> tuple[str, str, str] | None:
+    """Werkzeug's redirect page, cut around the two places of its URL; None if it has not two.
+
+    Made by Werkzeug's ``redirect`` once, at the first redirect: the page stays Werkzeug's own.
+    """
+    marker = "http://redirect.invalid/"
+    parts = _werkzeug_redirect(marker).get_data(as_text=True).split(marker)
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
 
 
 def _url_for(endpoint: str, /, **values: Any) -> str:

@@ -18,6 +18,8 @@ from werkzeug.wsgi import get_host
 
 __all__ = [
     "HOP_BY_HOP",
+    "SPECIAL_HEADERS",
+    "USUAL_NAMES",
     "check_headers",
     "check_trusted_host",
     "escape_for_log",
@@ -28,6 +30,7 @@ __all__ = [
     "parse_content_length",
     "quote_unsafe_in_url",
     "refused",
+    "usual_name",
     "describe_request",
     "normalise_prefix",
     "split_prefix",
@@ -57,6 +60,8 @@ HOP_BY_HOP = frozenset(
 _NOT_TOKEN = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 _NOT_FIELD_TEXT = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
 _URL_HEADERS = frozenset({"location", "content-location"})
+#: The (lower-case) headers :func:`header_problem` checks apart: hop-by-hop ones, URLs and cookies.
+SPECIAL_HEADERS = HOP_BY_HOP | _URL_HEADERS | {"set-cookie"}
 # RFC 6265 4.1.1: a cookie-value is cookie-octets (no blank, DQUOTE, comma, semicolon or backslash), or
 # them in DQUOTEs; quoted, Werkzeug's dump_cookie also writes blanks and escapes (\" \\ \073).
 _COOKIE_VALUE = re.compile(
@@ -94,27 +99,52 @@ def header_problem(status: str | None, headers: Iterable[tuple[str, str]]) -> st
     if status is not None and _NOT_FIELD_TEXT.search(status):
         return "The response status has a control or non-Latin-1 character"
     for name, value in headers:
-        # PERF: str methods answer for the usual names and values, much cheaper than a regex search:
-        # ASCII letters, digits and "-" are token characters; printable ASCII is field text.
-        if not (name.isascii() and name.replace("-", "").isalnum()) and (not name or _NOT_TOKEN.search(name)):
-            return f"The response header name {name!r} is not an HTTP token"
-        lower = name.lower()
-        if lower in _SPECIAL_HEADERS:  # the others need only the value check below, without a call
-            problem = _special_problem(name, lower, value)
+        usual = USUAL_NAMES.get(name)
+        if usual is None:
+            usual = usual_name(name)
+        if not usual:
+            problem = _unusual_problem(name, value)
             if problem is not None:
                 return problem
         elif not (value.isascii() and value.isprintable()) and _NOT_FIELD_TEXT.search(value):
+            # PERF: str methods answer for the usual values, much cheaper than a regex search
             return _BAD_VALUE.format(name)
     return None
 
 
+#: Header names of the usual kind -> their lower case, else "" (see :func:`usual_name`).
+#: PERF: one dict read per header instead of the tests. Bounded: a name may come from a request.
+USUAL_NAMES: dict[str, str] = {}
+
+
+def usual_name(name: str) -> str:
+    """``name`` in lower case if it is of the usual kind, else "": ASCII letters, digits and ``-`` (so an
+    HTTP token), and none of the :data:`SPECIAL_HEADERS`; such a header needs only the value check."""
+    lower = name.lower()
+    if not (name.isascii() and name.replace("-", "").isalnum()) or lower in SPECIAL_HEADERS:
+        lower = ""
+    if len(USUAL_NAMES) < 256 and type(name) is str:
+        USUAL_NAMES[name] = lower
+    return lower
+
+
+def _unusual_problem(name: str, value: str) -> str | None:
+    """Why the header ``name``, not of the usual kind (:func:`usual_name`), must not be sent, or None."""
+    if not (name.isascii() and name.replace("-", "").isalnum()) and (not name or _NOT_TOKEN.search(name)):
+        return f"The response header name {name!r} is not an HTTP token"
+    lower = name.lower()
+    if lower in SPECIAL_HEADERS:
+        return _special_problem(name, lower, value)
+    if not (value.isascii() and value.isprintable()) and _NOT_FIELD_TEXT.search(value):
+        return _BAD_VALUE.format(name)
+    return None
+
+
 _BAD_VALUE = "The value of the response header {!r} has CR, LF, NUL, another control or non-Latin-1 text"
-# The headers with a check of their own: hop-by-hop ones, URLs and cookies.
-_SPECIAL_HEADERS = HOP_BY_HOP | _URL_HEADERS | {"set-cookie"}
 
 
 def _special_problem(name: str, lower: str, value: str) -> str | None:
-    """Why the header ``name`` (``lower`` in lower case, one of ``_SPECIAL_HEADERS``) must not be sent, or None."""
+    """Why the header ``name`` (``lower`` in lower case, one of ``SPECIAL_HEADERS``) must not be sent, or None."""
     if lower in HOP_BY_HOP:
         return f"The response header {name!r} is hop-by-hop, which only the server may send (PEP 3333)"
     if lower in _URL_HEADERS:

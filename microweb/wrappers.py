@@ -47,15 +47,17 @@ from ._werkzeug import (
     BoundaryDecoder,
     EncodedStream,
     ResponseHeaders,
+    check_state,
     header_pairs,
     headers_of,
     init_response,
     multidict_of,
     parser_as_checked,
+    plain_headers,
     read_body,
     read_stream,
     send_state,
-    unchecked_pairs,
+    status_of,
 )
 from .http import header_problem, is_token, is_uri, parse_content_length
 
@@ -721,7 +723,14 @@ def content_type_for(mimetype: str) -> str:
     content_type = get_content_type(mimetype, "utf-8")
     if header_problem("200 OK", [("Content-Type", content_type)]) is not None:
         raise ValueError("The mimetype has CR, LF, NUL or another control character")
+    if len(_CONTENT_TYPES) < 64 and type(mimetype) is str:
+        _CONTENT_TYPES[mimetype] = content_type
     return content_type
+
+
+#: Mimetypes -> their Content-Type, as :func:`content_type_for` gave them (PERF: a dict read, not a call).
+#: Bounded: a mimetype may come from a request.
+_CONTENT_TYPES: dict[str, str] = {}
 
 
 @lru_cache(maxsize=64)
@@ -775,6 +784,36 @@ class Response(_WerkzeugResponse):
         content_type: str | None = None,
         direct_passthrough: bool = False,
     ) -> None:
+        kind = type(response)
+        if (kind is str or kind is bytes) and headers is None and not direct_passthrough:
+            # PERF: the usual calls (a body, maybe a status code and a mimetype) first, with fewer tests;
+            # the same response as the plain one below makes, for the same arguments.
+            if content_type is None:
+                known = _CONTENT_TYPES.get(self.default_mimetype if mimetype is None else mimetype)  # type: ignore[arg-type]
+            else:
+                known = content_type if content_type in _PLAIN_TYPES else None
+            if known is not None and (status is None or type(status) is int) and self.automatically_set_content_length:
+                code = 200 if status is None else status
+                line = _STATUS_LINES.get(code)
+                if line is not None:
+                    body: bytes = response.encode() if kind is str else response  # type: ignore[union-attr,assignment]
+                    listed = [body]
+                    init_response(self, listed, line, code)
+                    self._headers = None
+                    self._plain = (known, str(len(body)), listed)
+                    return
+        self._init_others(response, status, headers, mimetype, content_type, direct_passthrough)
+
+    def _init_others(
+        self,
+        response: Iterable[bytes] | bytes | Iterable[str] | str | None,
+        status: int | str | HTTPStatus | None,
+        headers: Mapping[str, str | Iterable[str]] | Iterable[tuple[str, str]] | None,
+        mimetype: str | None,
+        content_type: str | None,
+        direct_passthrough: bool,
+    ) -> None:
+        """``__init__`` for the calls its first test does not take."""
         code = 200 if status is None else status
         simple = (
             headers is None
@@ -827,7 +866,7 @@ class Response(_WerkzeugResponse):
         if headers:
             response._plain = None
             response._headers = headers_of(
-                [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers]
+                [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers], headers
             )
         else:
             response._headers = None
@@ -842,7 +881,7 @@ class Response(_WerkzeugResponse):
             plain = self._plain
             assert plain is not None
             self._plain = None
-            headers = self._headers = headers_of([("Content-Type", plain[0]), ("Content-Length", plain[1])])
+            headers = self._headers = plain_headers(plain[0], plain[1])
         return headers
 
     @headers.setter
@@ -896,32 +935,32 @@ class Response(_WerkzeugResponse):
 
     def header_problem(self) -> str | None:
         """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
-        status = self.status
+        store = self._headers
+        if store is None and self._plain is not None:  # the only headers are the two made from checked values
+            status = status_of(self)
+            return None if status in _CHECKED_STATUS_LINES else header_problem(status, ())
+        status, pairs = check_state(self, self.headers if store is None else store)
         if status not in _CHECKED_STATUS_LINES:
             problem = header_problem(status, ())
             if problem is not None:
                 return problem
-        if self._plain is not None:  # the only headers are the two made above, from checked values
-            return None
-        store = self._headers
-        return header_problem(None, unchecked_pairs(self.headers if store is None else store))
+        return header_problem(None, pairs) if pairs else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
-        plain = self._plain
-        status, code, closing = send_state(self)
-        if 100 <= code < 200 or code == 204 or code == 304:
+        status, code, closing, pairs = send_state(self, self._headers)
+        if 100 <= code < 200 or code == 204 or code == 304 or closing:
             return super().__call__(environ, start_response)
         body = self.response
+        plain = self._plain
         if plain is not None and body is plain[2]:
             start_response(status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
             return () if environ["REQUEST_METHOD"] == "HEAD" else body
-        if closing:
-            return super().__call__(environ, start_response)
         if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
-            headers = self._wsgi_headers(body[0])
-            if headers is not None:
-                start_response(status, headers)
+            if pairs is None:
+                pairs = self._wsgi_headers(body[0])
+            if pairs is not None:
+                start_response(status, pairs)
                 return () if environ["REQUEST_METHOD"] == "HEAD" else body
         elif (
             not isinstance(body, (list, tuple))
@@ -930,9 +969,9 @@ class Response(_WerkzeugResponse):
             and type(self).get_app_iter is _WerkzeugResponse.get_app_iter
             and type(self).iter_encoded is _WerkzeugResponse.iter_encoded  # a class's own encoding runs as it is
         ):
-            headers = self._wsgi_headers(None)  # Werkzeug counts no length for a body that is not a sequence
-            if headers is not None:
-                start_response(status, headers)
+            pairs = self._wsgi_headers(None)  # Werkzeug counts no length for a body that is not a sequence
+            if pairs is not None:
+                start_response(status, pairs)
                 return EncodedStream(self)
         return super().__call__(environ, start_response)
 

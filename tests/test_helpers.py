@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from microweb import (
     App,
@@ -344,3 +347,72 @@ def test_the_static_route_is_send_from_directory(folder: Path) -> None:
     ranged = client.get("/static/a.txt", headers={"Range": "bytes=1-2"})
     assert ranged.status_code == 206 and ranged.data == b"ns"
     assert client.get("/static/link.txt").status_code == 404
+
+
+# ---------------------------------------------------------------- redirect
+
+_LOCATIONS = st.one_of(
+    st.sampled_from(
+        [
+            "/new",
+            "/a/b?x=1&y=2",
+            "/a//b",
+            "//evil.example/x",
+            "http://[",
+            "https://example.com/p?q=1#f",
+            "next",
+            "/caf\u00e9",
+            "/a b",
+            "/\n/evil.example",
+            "http://b\u00fccher.example/",
+            "/<script>&'\"",
+            "",
+            "?x=1",
+            "/%41%zz",
+            "/x\x00y",
+            "http://[::1]:80/",
+            "/\u2028",
+        ]
+    ),
+    st.text(max_size=30),
+    st.text(alphabet="/?&=#:%.<>\"' abc\t\r\n\u00e9", max_size=30),
+)
+
+
+def _sent(response: Any) -> tuple[Any, ...]:
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(path="/from/here", base_url="http://example.com/app").get_environ()
+    seen: list[Any] = []
+    try:
+        body = response(environ, lambda status, headers, exc_info=None: seen.extend([status, list(headers)]))
+        data = b"".join(body)
+    except Exception as exc:  # a location iri_to_uri cannot read: the same error either way
+        return (type(exc),)
+    return (*seen, data)
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    location=_LOCATIONS,
+    code=st.sampled_from([301, 302, 303, 305, 307, 308, 300, 200, 399, 299, HTTPStatus.FOUND]),
+    autocorrect=st.booleans(),
+)
+def test_redirect_is_werkzeugs_redirect(location: str, code: int, autocorrect: bool) -> None:
+    """The same page, status, headers in order, header check and sent bytes as Werkzeug's redirect."""
+    from werkzeug.utils import redirect as werkzeugs
+
+    from microweb.http import header_problem, quote_unsafe_in_url
+
+    mine = redirect(location, code)
+    theirs = werkzeugs(quote_unsafe_in_url(location), code, Response=Response)
+    assert type(mine) is Response
+    assert (mine.status, mine.get_data(), list(mine.headers)) == (
+        theirs.status,
+        theirs.get_data(),
+        list(theirs.headers),
+    )
+    assert mine.header_problem() == header_problem(theirs.status, list(theirs.headers))
+    mine, theirs = redirect(location, code), werkzeugs(quote_unsafe_in_url(location), code)
+    mine.autocorrect_location_header = theirs.autocorrect_location_header = autocorrect
+    assert _sent(mine) == _sent(theirs)

@@ -183,7 +183,23 @@ def test_header_checks_agree_with_the_rfc_character_classes_on_generated_names_a
     alphabet = [chr(c) for c in range(0x180)] + ["-"] * 40 + ["\u2028", "\ud800", "\U0001f600"]
     for _ in range(20_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6)))
-        name_ok = header_problem("200 OK", [(text, "v")]) is None
-        assert name_ok == (bool(text) and is_token(text) and text.lower() not in HOP_BY_HOP), repr(text)
-        value_ok = header_problem("200 OK", [("X-Value", text)]) is None
-        assert value_ok == (not_field_text.search(text) is None), repr(text)
+        for _ in range(2):  # the second time, the name's kind may come from USUAL_NAMES
+            name_ok = header_problem("200 OK", [(text, "v")]) is None
+            assert name_ok == (bool(text) and is_token(text) and text.lower() not in HOP_BY_HOP), repr(text)
+            value_ok = header_problem("200 OK", [("X-Value", text)]) is None
+            assert value_ok == (not_field_text.search(text) is None), repr(text)
+
+
+_NAMES = ["X-Fine", "Location", "location", "Content-Location", "Set-Cookie", "Connection", "TE", "x_y", "", "A b"]
+
+
+@pytest.mark.parametrize("name", [*_NAMES, "\u00c4", "X-\u00c4"])
+@pytest.mark.parametrize("value", ["1", "/a b", "http://[", "a=b", "a\x00b", "caf\u00e9", "a\tb", "\u0100", "\x7f"])
+def test_a_name_of_a_known_kind_gets_the_full_checks_answer(name: str, value: str) -> None:
+    # USUAL_NAMES remembers a name's kind: the answer, first and later, is the full per-header check's.
+    from microweb.http import USUAL_NAMES, _unusual_problem
+
+    USUAL_NAMES.pop(name, None)
+    for _ in range(2):
+        assert header_problem("200 OK", [(name, value)]) == _unusual_problem(name, value)
+        assert header_problem(None, [("X-Other", "1"), (name, value)]) == _unusual_problem(name, value)

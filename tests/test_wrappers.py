@@ -807,9 +807,11 @@ def test_orjson_writes_the_usual_answer_and_refuses_the_rest() -> None:
 
 _HEADER_NAMES = st.sampled_from(
     ["X-Hook", "x-hook", "Location", "location", "Content-Location", "Content-Length", "content-type", "Set-Cookie"]
+    + ["X-Frame-Options", "Connection", "X Bad", "\u00c4-Name", "", "X_Under", "-"]  # ones appended as checked, or not
 )
 _HEADER_VALUES = st.sampled_from(
     ["yes", "", "/next?page=2", "/caf\u00e9", "https://example.com/a b", "a\r\nb", "\n", "a\rb", "7", 3, None]
+    + ["DENY", "caf\u00e9", "a\tb", "a\x00b", "\x7f"]
 )
 _HEADER_OPS = st.lists(
     st.tuples(st.sampled_from(["set", "item", "add", "add_kw", "del", "setdefault"]), _HEADER_NAMES, _HEADER_VALUES),
@@ -868,7 +870,7 @@ def _sent_in_order(response: Any, method: str = "GET") -> tuple[str, list[tuple[
     body=_BODIES,
     status=_STATUSES,
     ops=_HEADER_OPS,
-    how=st.sampled_from(["of", "init", "init with headers"]),  # Werkzeug's for "of": "init" (extra after the two)
+    how=st.sampled_from(["of", "plain", "init", "init with headers"]),  # Werkzeug's for "of", "plain": "init"
     autocorrect=st.booleans(),
     method=st.sampled_from(["GET", "HEAD"]),
 )
@@ -883,12 +885,15 @@ def test_the_response_sends_werkzeugs_bytes_in_werkzeugs_order(
 
     data = body.encode() if isinstance(body, str) else body
     extra = [("X-Extra", "1")]
-    if how == "of" and status not in HTTP_STATUS_CODES:
+    if how in ("of", "plain") and status not in HTTP_STATUS_CODES:
         status = 200  # Response.of takes the codes of Werkzeug's table only
 
     def made(cls: type[WerkzeugResponse]) -> WerkzeugResponse:
         if how == "of" and cls is Response:
             response: WerkzeugResponse = Response.of(data, "text/html; charset=utf-8", status or 200, extra)
+        elif how == "plain" and cls is Response:  # the two headers made when first read, then checked ones added
+            response = Response.of(data, "text/html; charset=utf-8", status or 200)
+            response.headers.extend(extra)
         elif how == "init with headers":
             response = cls(data, status or 200, headers=extra, content_type="text/html; charset=utf-8")
         else:
@@ -1016,3 +1021,44 @@ def test_a_response_class_without_a_default_mimetype_sends_no_content_type_as_we
     mine, theirs = Untyped(body()), WerkzeugUntyped(body())
     assert list(mine.headers) == list(theirs.headers)
     assert _sent_in_order(mine) == _sent_in_order(theirs)
+
+
+class _TextResponse(Response):
+    default_mimetype = "text/plain"
+
+
+class _NoTypeResponse(Response):
+    default_mimetype = None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    body=st.one_of(st.text(max_size=10), st.binary(max_size=10)),
+    status=st.sampled_from([None, 200, 201, 404, 299, 999, HTTPStatus.CREATED, "202 ACCEPTED", "299 ODD"]),
+    mimetype=st.sampled_from([None, "text/plain", "text/html", "application/json", "image/png", "text/x-odd"]),
+    content_type=st.sampled_from([None, "text/html; charset=utf-8", "text/plain; charset=utf-8", "application/xml"]),
+    direct_passthrough=st.booleans(),
+    cls=st.sampled_from([Response, _TextResponse, _NoTypeResponse]),
+    method=st.sampled_from(["GET", "HEAD"]),
+)
+def test_a_response_made_from_a_body_is_werkzeugs(
+    body: str | bytes,
+    status: Any,
+    mimetype: str | None,
+    content_type: str | None,
+    direct_passthrough: bool,
+    cls: type[Response],
+    method: str,
+) -> None:
+    """Response(body, status, mimetype=, content_type=): Werkzeug's status, headers, body and sent bytes."""
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    theirs_cls = type("Theirs", (WerkzeugResponse,), {"default_mimetype": cls.default_mimetype})
+    args = (body, status)
+    kwargs = {"mimetype": mimetype, "content_type": content_type, "direct_passthrough": direct_passthrough}
+    for _ in range(2):  # the second time, the mimetype's content type is known already
+        mine, theirs = cls(*args, **kwargs), theirs_cls(*args, **kwargs)
+        assert (mine.status, mine.get_data()) == (theirs.status, theirs.get_data())
+        assert _sent_in_order(mine, method) == _sent_in_order(theirs, method)
+        mine = cls(*args, **kwargs)
+        assert list(mine.headers) == list(theirs.headers)
