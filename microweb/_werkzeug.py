@@ -451,6 +451,11 @@ _TAIL = rb"(--[^\S\n\r]*%s?|[^\S\n\r]*%s)" % (LINE_BREAK, LINE_BREAK)
 _BOUNDARY_TAIL = re.compile(_TAIL, re.MULTILINE).match
 
 
+#: How many occurrences of ``--`` + boundary that begin no boundary one body may have before the
+#: rest of it is searched by Werkzeug's pattern (see ``_BoundarySearch``).
+BOUNDARY_PATIENCE = 32
+
+
 class _Found:
     """A boundary found: what Werkzeug's decoder reads of its pattern's match (start, end, group 1)."""
 
@@ -483,16 +488,26 @@ class _BoundarySearch:
     ``bytes.find``); those positions, tried in order as the regex tries its alternatives
     there, give the leftmost match, which the pattern's ``search`` gives (it has no
     anchor or lookbehind: a match at a position does not depend on where the search began).
+
+    Each occurrence that is no boundary costs Python steps, and the client chooses the
+    boundary and the data (``x--a`` a million times, for the boundary ``a``). After
+    ``patience`` of them, the rest of this body is searched by Werkzeug's own pattern, in C:
+    a body made to be slow costs what it costs Werkzeug.
     """
 
-    __slots__ = ("line_break_optional", "marker")
+    __slots__ = ("line_break_optional", "marker", "misses", "patience", "werkzeugs")
 
-    def __init__(self, boundary: bytes, *, line_break_optional: bool) -> None:
+    def __init__(self, boundary: bytes, *, line_break_optional: bool, patience: int = BOUNDARY_PATIENCE) -> None:
         self.marker = b"--" + boundary
         self.line_break_optional = line_break_optional
+        self.patience = patience
+        self.misses = 0  # occurrences of the marker, in this body, that began no boundary
+        self.werkzeugs: re.Pattern[bytes] | None = None  # Werkzeug's pattern, once patience ran out
 
-    def search(self, data: bytes | bytearray, pos: int = 0) -> _Found | None:
+    def search(self, data: bytes | bytearray, pos: int = 0) -> _Found | re.Match[bytes] | None:
         """The leftmost match in ``data[pos:]``, as the pattern's ``search`` gives it."""
+        if self.werkzeugs is not None:
+            return self.werkzeugs.search(data, pos)
         marker = self.marker
         tried = pos  # positions before this were tried, or are before pos
         found = data.find(marker, pos)
@@ -501,6 +516,10 @@ class _BoundarySearch:
                 if start >= tried and (match := self._match(data, start)) is not None:
                     return match
             tried = found + 1
+            self.misses += 1
+            if self.misses > self.patience:  # no match begins before tried: the pattern goes on from there
+                self.werkzeugs = werkzeugs_pattern(self.marker[2:], self.line_break_optional)
+                return self.werkzeugs.search(data, tried)
             found = data.find(marker, found + 1)
         return None
 
@@ -529,9 +548,14 @@ class _BoundarySearch:
 
     def __getattr__(self, name: str) -> Any:
         # Anything else a decoder asks of its pattern: Werkzeug's own (never asked by Werkzeug 3.1).
-        optional = b"?" if self.line_break_optional else b""
-        source = rb"%s%s--%s%s" % (LINE_BREAK, optional, re.escape(self.marker[2:]), _TAIL)
-        return getattr(re.compile(source, re.MULTILINE), name)
+        return getattr(werkzeugs_pattern(self.marker[2:], self.line_break_optional), name)
+
+
+@functools.lru_cache(maxsize=32)  # bounded: the boundaries are the clients'
+def werkzeugs_pattern(boundary: bytes, line_break_optional: bool) -> re.Pattern[bytes]:
+    """The ``preamble_re`` (line break optional) or ``boundary_re`` Werkzeug's decoder compiles for ``boundary``."""
+    optional = b"?" if line_break_optional else b""
+    return re.compile(rb"%s%s--%s%s" % (LINE_BREAK, optional, re.escape(boundary), _TAIL), re.MULTILINE)
 
 
 #: The ``MultipartDecoder`` methods (normalised source digests: ``_source_digest``) that
@@ -604,7 +628,7 @@ class BoundaryDecoder(MultipartDecoder):
         return self._part_event()
 
     def _part_event(self) -> Event:
-        # Werkzeug's PART state, written against the next_event in _NEXT_EVENTS (private: the state
+        # Werkzeug's PART state, written against the next_event of _CHECKED (private: the state
         # machine's _search_position and _parts_decoded): its headers and options are split here, as
         # Werkzeug's _parse_headers and parse_options_header split them, when they have the usual shape.
         buffer = self.buffer

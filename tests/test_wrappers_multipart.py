@@ -22,6 +22,7 @@ from werkzeug.test import EnvironBuilder
 
 from microweb import Request
 from microweb._werkzeug import (
+    BOUNDARY_PATIENCE,
     BodyStream,
     BoundaryDecoder,
     _BoundarySearch,
@@ -256,14 +257,16 @@ def test_requests_read_a_multipart_form_as_werkzeugs_parser_does(
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.data(), boundaries, st.booleans())
-def test_the_boundary_search_finds_what_the_pattern_finds(data: st.DataObject, boundary: bytes, preamble: bool) -> None:
+@given(st.data(), boundaries, st.booleans(), st.sampled_from([0, 1, 3, BOUNDARY_PATIENCE]))
+def test_the_boundary_search_finds_what_the_pattern_finds(
+    data: st.DataObject, boundary: bytes, preamble: bool, patience: int
+) -> None:
     text = data.draw(fragments(boundary))
     pos = data.draw(st.integers(0, len(text)))
     decoder = MultipartDecoder(boundary)
     pattern = decoder.preamble_re if preamble else decoder.boundary_re
-    mine = _BoundarySearch(boundary, line_break_optional=preamble)
-    for where in (text, bytearray(text)):
+    mine = _BoundarySearch(boundary, line_break_optional=preamble, patience=patience)
+    for where in (text, bytearray(text)):  # the second search after the first's misses: the pattern's, maybe
         theirs = pattern.search(where, pos)
         found = mine.search(where, pos)
         assert (found and (found.start(), found.end(), found.group(1))) == (
@@ -331,3 +334,15 @@ def test_on_a_werkzeug_not_read_yet_the_parser_and_decoder_are_werkzeugs(monkeyp
     monkeypatch.setattr(MultiPartParser, "parse", lambda self, stream, boundary, length: searched.append(boundary))
     MultipartParser().parse(io.BytesIO(b""), b"b", 0)
     assert searched == [b"b"]  # handed to Werkzeug's own parse
+
+
+def test_a_body_full_of_boundary_look_alikes_is_searched_by_werkzeugs_pattern_after_a_few() -> None:
+    # "x--a" is "--" + the boundary "a" with no line break before it: no boundary, a Python step each.
+    body = b"--a\r\nContent-Disposition: form-data; name=f; filename=f\r\n\r\n" + b"x--a" * 5000 + b"\r\n--a--\r\n"
+    decoder = BoundaryDecoder(b"a")
+    search = decoder.boundary_re
+    assert isinstance(search, _BoundarySearch)
+    theirs = events(MultipartDecoder(b"a"), body, 65536)
+    assert events(decoder, body, 65536) == theirs  # the same events, the file's data whole
+    assert search.misses == BOUNDARY_PATIENCE + 1 and search.werkzeugs is not None  # then the pattern, in C
+    assert search.werkzeugs.pattern == MultipartDecoder(b"a").boundary_re.pattern
