@@ -149,7 +149,10 @@ def _special_problem(name: str, lower: str, value: str) -> str | None:
         return f"The response header {name!r} is hop-by-hop, which only the server may send (PEP 3333)"
     if lower in _URL_HEADERS:
         # Werkzeug makes these URIs when it sends them (iri_to_uri), where a failure would escape
-        # every handler. Only a URL with a host ("//") can fail: the rest skip the cost.
+        # every handler. Only a URL with a host ("//") can fail: the rest skip the cost. Werkzeug
+        # percent-encodes the other controls there, but refuses CR and LF (its Headers), as here.
+        if "\r" in value or "\n" in value:
+            return _BAD_VALUE.format(name)
         if "//" in value:
             try:
                 iri_to_uri(value)

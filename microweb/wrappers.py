@@ -59,7 +59,7 @@ from ._werkzeug import (
     send_state,
     status_of,
 )
-from .http import header_problem, is_token, is_uri, parse_content_length
+from .http import header_problem, is_token, is_uri, parse_content_length, refused
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -774,6 +774,16 @@ class Response(_WerkzeugResponse):
     # Instance attributes (annotations only: nothing of a response lives on the class).
     _plain: tuple[str, str, list[bytes]] | None  # content type, length and body, until the headers are read
     _headers: Headers | None
+    #: Whether the class has a ``get_wsgi_response``, ``get_wsgi_headers`` or ``get_app_iter`` of its own:
+    #: then Werkzeug's ``__call__`` sends it, through them (the shortcuts of ``__call__`` skip them).
+    _sends_itself = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._sends_itself = any(
+            getattr(cls, name) is not getattr(_WerkzeugResponse, name)
+            for name in ("get_wsgi_response", "get_wsgi_headers", "get_app_iter")
+        )
 
     def __init__(
         self,
@@ -793,7 +803,7 @@ class Response(_WerkzeugResponse):
             else:
                 known = content_type if content_type in _PLAIN_TYPES else None
             if known is not None and (status is None or type(status) is int) and self.automatically_set_content_length:
-                code = 200 if status is None else status
+                code = self.default_status if status is None else status
                 line = _STATUS_LINES.get(code)
                 if line is not None:
                     body: bytes = response.encode() if kind is str else response  # type: ignore[union-attr,assignment]
@@ -814,7 +824,7 @@ class Response(_WerkzeugResponse):
         direct_passthrough: bool,
     ) -> None:
         """``__init__`` for the calls its first test does not take."""
-        code = 200 if status is None else status
+        code = self.default_status if status is None else status
         simple = (
             headers is None
             and (type(code) is int or type(code) is HTTPStatus)
@@ -855,15 +865,19 @@ class Response(_WerkzeugResponse):
         """A response with ``body``, of a ``content_type`` known to be safe (``HTML``, ``JSON``, ...).
 
         ``status`` is a code of Werkzeug's table; ``headers`` are more ``(name, value)`` pairs,
-        already checked (:func:`~microweb.http.header_problem`). PERF: what ``make_response``
+        checked here as :func:`~microweb.http.header_problem` checks them (a ValueError, which
+        becomes the logged 500, for a pair that must not be sent). PERF: what ``make_response``
         and the built-in error pages build, skipping ``__init__``'s checks.
         """
         if not cls.automatically_set_content_length:  # a subclass that sends no Content-Length of its own
-            return cls(body, content_type=content_type)
+            return cls(body, status, headers, content_type=content_type)
         response = cls.__new__(cls)
         listed = [body]
         init_response(response, listed, _STATUS_LINES[status], status)
         if headers:
+            problem = header_problem(None, headers)  # kept as checked pairs below: never checked again
+            if problem is not None:
+                raise refused(problem)
             response._plain = None
             response._headers = headers_of(
                 [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers], headers
@@ -935,10 +949,10 @@ class Response(_WerkzeugResponse):
 
     def header_problem(self) -> str | None:
         """Why this response's status and headers must not be sent (see :func:`microweb.http.header_problem`)."""
-        store = self._headers
-        if store is None and self._plain is not None:  # the only headers are the two made from checked values
+        if self._plain is not None:  # the only headers are the two made from checked values (no store yet)
             status = status_of(self)
             return None if status in _CHECKED_STATUS_LINES else header_problem(status, ())
+        store = self._headers
         status, pairs = check_state(self, self.headers if store is None else store)
         if status not in _CHECKED_STATUS_LINES:
             problem = header_problem(status, ())
@@ -949,7 +963,7 @@ class Response(_WerkzeugResponse):
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
         status, code, closing, pairs = send_state(self, self._headers)
-        if 100 <= code < 200 or code == 204 or code == 304 or closing:
+        if 100 <= code < 200 or code == 204 or code == 304 or closing or type(self)._sends_itself:
             return super().__call__(environ, start_response)
         body = self.response
         plain = self._plain

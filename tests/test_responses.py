@@ -426,3 +426,76 @@ def test_a_cookie_named_from_the_request_cannot_add_attributes(
         (record,) = [r for r in caplog.records if r.name.split(".")[0] == "microweb"]
         assert record.exc_info is not None and repr(name[:100]) in str(record.exc_info[1])  # the log names it
         assert "SECRET" not in caplog.text  # but never shows the value
+
+
+# ---------------------------------------------------------------- the review's findings (issue 16's last round)
+
+
+def _sent(response: Any) -> tuple[list[Any], bytes]:
+    from werkzeug.test import EnvironBuilder
+
+    started: list[Any] = []
+    body = b"".join(response(EnvironBuilder().get_environ(), lambda s, h, e=None: started.append((s, list(h)))))
+    return started, body
+
+
+def test_a_subclass_default_status_is_sent_as_werkzeug_sends_it() -> None:
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    class Created(Response):
+        default_status = 201
+
+    class WerkzeugCreated(WerkzeugResponse):
+        default_status = 201
+
+    for args, kwargs in [(("x",), {}), ((b"x",), {"mimetype": "text/plain"}), (("x",), {"content_type": "text/html"})]:
+        assert _sent(Created(*args, **kwargs)) == _sent(WerkzeugCreated(*args, **kwargs))
+    assert _sent(Created("x"))[0][0][0] == "201 CREATED"
+
+
+@pytest.mark.parametrize("method", ["get_wsgi_headers", "get_wsgi_response", "get_app_iter"])
+def test_a_subclass_own_send_methods_are_used(method: str) -> None:
+    def get_wsgi_headers(self: Any, environ: Any) -> Any:
+        headers = Response.get_wsgi_headers(self, environ)
+        headers["X-Added"] = "1"
+        return headers
+
+    def get_wsgi_response(self: Any, environ: Any) -> Any:
+        app_iter, status, headers = Response.get_wsgi_response(self, environ)
+        return app_iter, status, [*headers, ("X-Added", "1")]
+
+    def get_app_iter(self: Any, environ: Any) -> Any:
+        return [b"own body"]
+
+    own = {"get_wsgi_headers": get_wsgi_headers, "get_wsgi_response": get_wsgi_response, "get_app_iter": get_app_iter}
+    Own = type("Own", (Response,), {method: own[method]})
+    for response in (Own("x"), Own("x", headers={"X-A": "1"}), Own(iter(["x"]), mimetype="text/plain")):
+        started, body = _sent(response)
+        if method == "get_app_iter":
+            assert body == b"own body"
+        else:
+            assert ("X-Added", "1") in started[0][1]
+    assert not Response._sends_itself  # microweb's own class keeps its shortcuts
+
+
+@pytest.mark.parametrize(
+    "header", [("X-A", "a\r\nSet-Cookie: evil=1"), ("Location", "/a\r\nSet-Cookie: evil=1"), ("X-A", "a\x00b")]
+)
+def test_response_of_refuses_extra_headers_that_must_not_be_sent(header: tuple[str, str], caplog: Any) -> None:
+    with pytest.raises(ValueError, match="the response is refused"):
+        Response.of(b"x", "text/html; charset=utf-8", 200, [header])
+    app = App(__name__)
+    app.add_route("/", lambda: Response.of(b"x", "text/html; charset=utf-8", 200, [header]), endpoint="index")
+    with caplog.at_level(logging.ERROR, logger="microweb"):
+        reply = validated_client(app).get("/")
+    assert reply.status_code == 500 and "evil" not in str(reply.headers) and "\x00" not in str(reply.headers)
+    assert "the response is refused" in caplog.text
+
+
+def test_response_of_keeps_status_and_headers_in_a_class_that_sends_no_length() -> None:
+    class NoLength(Response):
+        automatically_set_content_length = False
+
+    response = NoLength.of(b"x", "text/plain; charset=utf-8", 404, [("X-A", "1")])
+    assert response.status_code == 404 and response.headers["X-A"] == "1"
+    assert "Content-Length" not in response.headers
