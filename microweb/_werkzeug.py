@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from inspect import GEN_CREATED, getgeneratorstate
 from io import BytesIO
@@ -384,6 +385,11 @@ class BodyStream(LimitedStream):
         return bytes(data)
 
 
+#: Where Werkzeug's ``Request.get_data`` keeps the body it read (a private attribute): microweb reads a
+#: body in one call and leaves it there, where Werkzeug's ``get_data`` and ``form`` look for it.
+CACHED_DATA = "_cached_data"
+
+
 def read_body(source: Any, length: int) -> tuple[bytes, BodyStream | None]:
     """What ``BodyStream(source, length).read()`` gives, and that stream, if it had to be made; else None.
 
@@ -434,16 +440,15 @@ def disposition_options(value: str) -> tuple[str, dict[str, str]]:
     return value[:end], {key.lower(): text for key, text in _DISPOSITION_PARAMETERS(value, end)}
 
 
-def _source_digest(function: Any) -> str | None:
-    """A digest of ``function``'s source, blank lines, comments and indentation left out; None if unreadable."""
+def _source_digest(module: Any) -> str | None:
+    """A digest of the source file of the module ``module``; None if it has none to read."""
     import hashlib  # only here: the check runs once, at the first multipart body
 
     try:
-        source = inspect.getsource(function)
+        source = inspect.getsource(module)  # the whole file, read once (no tokenizing, as for a function)
     except (OSError, TypeError):
         return None
-    lines = (line.strip() for line in source.splitlines())
-    return hashlib.sha256("\n".join(line for line in lines if line and not line[0] == "#").encode()).hexdigest()[:16]
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 #: What follows ``--`` + boundary in Werkzeug's ``preamble_re`` and ``boundary_re``: their group 1.
@@ -558,30 +563,22 @@ def werkzeugs_pattern(boundary: bytes, line_break_optional: bool) -> re.Pattern[
     return re.compile(rb"%s%s--%s%s" % (LINE_BREAK, optional, re.escape(boundary), _TAIL), re.MULTILINE)
 
 
-#: The ``MultipartDecoder`` methods (normalised source digests: ``_source_digest``) that
-#: ``BoundaryDecoder`` was checked against, in every Werkzeug 3.1.0 to 3.1.9: ``__init__`` (the
-#: attributes it sets), ``next_event`` (the PART state it replaces, the patterns' use), ``_parse_headers``
-#: (what its headers are) and ``_parse_data`` (``boundary_re.search(data)``, its only use of the pattern).
-_CHECKED = {
-    "__init__": {"984403b7c46b95a2"},
-    "next_event": {"7ec68f1fad5a697f"},
-    "_parse_headers": {"583e9e9c6dd96506", "d4c1aafec5c60f2f", "d09687afe10442ba"},
-    "_parse_data": {"eaa5df47b77489b7", "e67784e7b20605d0", "d0ebba52053e24ba", "57f8ed5d743d7198"},
-}
+#: The source files ``BoundaryDecoder`` and ``MultipartParser`` were written against (``_source_digest``):
+#: ``werkzeug/sansio/multipart.py`` and ``werkzeug/formparser.py`` of every Werkzeug 3.1.0 to 3.1.9 (in
+#: which ``MultipartDecoder.__init__``, ``next_event``, ``_parse_headers`` and ``_parse_data``, and
+#: ``MultiPartParser.parse``, were read). Any other file, even one edited in a comment, is not trusted.
+_CHECKED_DECODER = {"7cc1a063d0af3034", "ceb6a9d54e34761e", "b8b74b1fb7df7a51", "82acf0a7a620c84f", "dda9e46bf487e4d0"}
+_CHECKED_PARSER = {"bf4f85f4e726347b", "93a06bc788bab8b5"}
 
 
 @functools.cache
 def decoder_as_checked() -> bool:
     """Whether this Werkzeug's decoder is one of those; if not, ``BoundaryDecoder`` is Werkzeug's, unchanged.
 
-    Read at the first multipart body, not at import: reading Werkzeug's source costs
-    milliseconds, which every CGI request (a fresh process) would pay.
+    Read at the first multipart body, not at import: even reading one file costs a CGI
+    request (a fresh process) what it would pay for nothing.
     """
-    return all(_source_digest(getattr(MultipartDecoder, name)) in digests for name, digests in _CHECKED.items())
-
-
-#: ``MultiPartParser.parse`` (the same in every Werkzeug 3.1.0 to 3.1.9), which microweb's parser follows.
-_CHECKED_PARSE = {"7e0bad321e144824"}
+    return _source_digest(sys.modules[MultipartDecoder.__module__]) in _CHECKED_DECODER
 
 
 @functools.cache
@@ -590,7 +587,7 @@ def parser_as_checked() -> bool:
 
     If not, that parser is Werkzeug's. Read at the first multipart body, as :func:`decoder_as_checked`.
     """
-    return _source_digest(MultiPartParser.parse) in _CHECKED_PARSE
+    return _source_digest(sys.modules[MultiPartParser.__module__]) in _CHECKED_PARSER
 
 
 class BoundaryDecoder(MultipartDecoder):
@@ -609,7 +606,7 @@ class BoundaryDecoder(MultipartDecoder):
         if not self.as_checked:
             super().__init__(boundary, max_form_memory_size, max_parts=max_parts)
             return
-        # Werkzeug's __init__ (in _CHECKED), less its two patterns' compilation.
+        # Werkzeug's __init__ (in _CHECKED_DECODER's files), less its two patterns' compilation.
         self.buffer = bytearray()
         self.complete = False
         self.max_form_memory_size = max_form_memory_size
@@ -628,7 +625,7 @@ class BoundaryDecoder(MultipartDecoder):
         return self._part_event()
 
     def _part_event(self) -> Event:
-        # Werkzeug's PART state, written against the next_event of _CHECKED (private: the state
+        # Werkzeug's PART state, written against the next_event of _CHECKED_DECODER's files (private: the state
         # machine's _search_position and _parts_decoded): its headers and options are split here, as
         # Werkzeug's _parse_headers and parse_options_header split them, when they have the usual shape.
         buffer = self.buffer

@@ -116,6 +116,7 @@ if TYPE_CHECKING:
 else:
     # PERF: keyword-only parameters with defaults cost each call more than looking the two keys up
     url_for = _url_for
+    url_for.__name__ = url_for.__qualname__ = "url_for"  # as introspection and the API reference name it
 
 
 def render(template_name: str, /, **context: Any) -> str:

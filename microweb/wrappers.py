@@ -43,6 +43,7 @@ from werkzeug.wrappers import Response as _WerkzeugResponse
 from werkzeug.wsgi import LimitedStream, get_content_length
 
 from ._werkzeug import (
+    CACHED_DATA,
     BodyStream,
     BoundaryDecoder,
     EncodedStream,
@@ -639,7 +640,7 @@ class Request(_WerkzeugRequest):
         ``stream.read()`` reads without making the stream first (it is made if asked for).
         """
         d = self.__dict__
-        if not cache or parse_form_data or "_cached_data" in d or "stream" in d or "_whole_body" in d or self.shallow:
+        if not cache or parse_form_data or CACHED_DATA in d or "stream" in d or "_whole_body" in d or self.shallow:
             return super().get_data(cache, as_text, parse_form_data)  # type: ignore[call-overload, no-any-return]
         length = self.content_length
         if length is None:
@@ -652,7 +653,7 @@ class Request(_WerkzeugRequest):
             d["_whole_body"] = length
         else:
             d["stream"] = stream
-        d["_cached_data"] = data
+        d[CACHED_DATA] = data
         return data.decode(errors="replace") if as_text else data
 
     @cached_property
@@ -670,7 +671,7 @@ class Request(_WerkzeugRequest):
             self.form_data_parser_class is not FormParser
             or self.shallow
             or "stream" in d
-            or "_cached_data" in d
+            or CACHED_DATA in d
             or "wsgi.input_terminated" in environ
             or self.mimetype != URLENCODED
             or self.content_length is None  # chunked
