@@ -295,6 +295,11 @@ def status_code_of(response: Response) -> int:
     return response._status_code
 
 
+def plain_send_state(response: Response) -> tuple[str, int, Any]:
+    """``response``'s status line, its code and its body (PERF: one call for a plain response's send)."""
+    return response._status, response._status_code, response.response
+
+
 def send_state(response: Response, headers: Headers | None) -> tuple[str, int, bool, list[tuple[str, str]] | None]:
     """``response``'s status line, its code, whether ``call_on_close`` gave it something to run, and a copy of
     ``headers``' pairs if Werkzeug's ``get_wsgi_headers`` would send them unchanged (else None).

@@ -55,6 +55,7 @@ from ._werkzeug import (
     multidict_of,
     parser_as_checked,
     plain_headers,
+    plain_send_state,
     read_body,
     read_stream,
     send_state,
@@ -759,6 +760,12 @@ def _octal_escape(found: re.Match[str]) -> str:
     return f"\\{ord(found.group()):03o}"  # as dump_cookie writes the others; parse_cookie reads them back
 
 
+#: The status codes whose responses Werkzeug's ``__call__`` sends, by its own rules (no body, fewer headers).
+_WERKZEUGS_CODES = frozenset([*range(100, 200), 204, 304])
+#: The methods Werkzeug's ``__call__`` sends a response through.
+_SEND_METHODS = ("get_wsgi_response", "get_wsgi_headers", "get_app_iter")
+
+
 class Response(_WerkzeugResponse):
     """Werkzeug's response, with its whole API, and cheap to build and send when the body is in memory.
 
@@ -775,16 +782,14 @@ class Response(_WerkzeugResponse):
     # Instance attributes (annotations only: nothing of a response lives on the class).
     _plain: tuple[str, str, list[bytes]] | None  # content type, length and body, until the headers are read
     _headers: Headers | None
-    #: Whether the class has a ``get_wsgi_response``, ``get_wsgi_headers`` or ``get_app_iter`` of its own:
-    #: then Werkzeug's ``__call__`` sends it, through them (the shortcuts of ``__call__`` skip them).
-    _sends_itself = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._sends_itself = any(
-            getattr(cls, name) is not getattr(_WerkzeugResponse, name)
-            for name in ("get_wsgi_response", "get_wsgi_headers", "get_app_iter")
-        )
+        # A class with a get_wsgi_response, get_wsgi_headers or get_app_iter of its own is sent by
+        # Werkzeug's __call__, through them: the shortcuts of this class's __call__ skip them.
+        own = any(getattr(cls, name) is not getattr(_WerkzeugResponse, name) for name in _SEND_METHODS)
+        if own and "__call__" not in cls.__dict__:
+            cls.__call__ = _WerkzeugResponse.__call__  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -963,14 +968,16 @@ class Response(_WerkzeugResponse):
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send this response: call ``start_response`` and return the body."""
+        plain = self._plain
+        if plain is not None:  # its headers never read, so nothing given to call_on_close either
+            status, code, body = plain_send_state(self)
+            if body is plain[2] and code not in _WERKZEUGS_CODES:
+                start_response(status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
+                return () if environ["REQUEST_METHOD"] == "HEAD" else body
         status, code, closing, pairs = send_state(self, self._headers)
-        if 100 <= code < 200 or code == 204 or code == 304 or closing or type(self)._sends_itself:
+        if code in _WERKZEUGS_CODES or closing:
             return super().__call__(environ, start_response)
         body = self.response
-        plain = self._plain
-        if plain is not None and body is plain[2]:
-            start_response(status, [("Content-Type", plain[0]), ("Content-Length", plain[1])])
-            return () if environ["REQUEST_METHOD"] == "HEAD" else body
         if type(body) is list and len(body) == 1 and type(body[0]) is bytes:
             if pairs is None:
                 pairs = self._wsgi_headers(body[0])
