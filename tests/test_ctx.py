@@ -440,3 +440,30 @@ def test_a_response_class_own_is_streamed_decides_when_the_request_ends() -> Non
     body = _start(app)
     assert events == ["teardown"]  # not streamed: the request ended before its body went out
     assert list(body) == [b"x"]
+
+
+def test_request_proxy_reads_a_context_subclass_own_request_property() -> None:
+    """The proxy's direct read of the built request must not bypass a RequestContext subclass's ``request``."""
+
+    class Tagged(RequestContext):
+        @property
+        def request(self) -> Any:
+            req = super().request
+            req.reads = getattr(req, "reads", 0) + 1  # type: ignore[attr-defined]
+            return req
+
+    class TaggingApp(App):
+        def request_context(self, environ: Any) -> RequestContext:
+            return Tagged(self, environ)
+
+    app = TaggingApp(__name__)
+    app.add_route("/", lambda: f"{request.args['q']}:{request.reads}:{request.reads}")  # type: ignore[attr-defined]
+    assert app.test_client().get("/?q=1").text == "1:2:3"  # every read went through it
+
+
+def test_request_proxy_reads_the_request_built_before_and_fails_outside_one() -> None:
+    app = App(__name__)
+    app.add_route("/", lambda: f"{request.args['q']}:{request.args is request.args}:{request.method}")
+    assert app.test_client().get("/?q=2").text == "2:True:GET"
+    with pytest.raises(RuntimeError, match="request is only available while a request is being handled"):
+        request.args  # noqa: B018
