@@ -350,15 +350,19 @@ def test_the_query_splitter_agrees_with_parse_qsl(text: str) -> None:
 @settings(max_examples=3000, deadline=None)
 @given(_QUERIES)
 def test_the_parameters_are_the_multidict_of_parse_qsl(text: str) -> None:
+    from microweb.wrappers import _parameters
+
+    _assert_the_multidict_of_parse_qsl(_parameters, text)
+
+
+def _assert_the_multidict_of_parse_qsl(parse: Any, text: str) -> None:
     from urllib.parse import parse_qsl
 
     from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
-    from microweb.wrappers import _parameters
-
     pairs = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
     for cls in (ImmutableMultiDict, MultiDict):
-        mine, theirs = _parameters(cls, text), cls(pairs)
+        mine, theirs = parse(cls, text), cls(pairs)
         assert type(mine) is cls
         assert list(mine.lists()) == list(theirs.lists())
         assert list(mine.items(multi=True)) == list(theirs.items(multi=True))
@@ -384,18 +388,9 @@ _LONG_QUERIES = st.lists(
 @settings(max_examples=3000, deadline=None)
 @given(_LONG_QUERIES)
 def test_long_queries_split_at_once_are_the_multidict_of_parse_qsl(text: str) -> None:
-    from urllib.parse import parse_qsl
-
-    from werkzeug.datastructures import MultiDict
-
     from microweb.wrappers import _lists
 
-    pairs = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
-    for cls in (ImmutableMultiDict, MultiDict):
-        mine, theirs = _lists(cls, text), cls(pairs)
-        assert type(mine) is cls
-        assert list(mine.lists()) == list(theirs.lists())
-        assert list(mine.items(multi=True)) == list(theirs.items(multi=True))
+    _assert_the_multidict_of_parse_qsl(_lists, text)
 
 
 @pytest.mark.parametrize(
