@@ -54,7 +54,7 @@ from .resources import Resource
 from .routing import RouteIndex, RuleMap, RuleMapAdapter
 from .scaffold import HookChain, Scaffold
 from .sessions import SessionCookie
-from .wrappers import HTML, JSON, Request, Response, fast_json, is_streamed
+from .wrappers import HTML, JSON, Request, Response, checked_response, fast_json, is_streamed
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -542,10 +542,10 @@ class App(Scaffold):
         if kind is dict:
             return self.response_class.of(dump_json(rv), JSON)
         response: BaseResponse
-        if kind is GeneratorType:  # PERF: a streaming view's result, without the checks it is none of
-            response = self.response_class(rv, content_type=HTML)
-        elif isinstance(rv, BaseResponse):  # as it is (no tuple to unpack, no body to wrap)
+        if isinstance(rv, BaseResponse):  # as it is (no tuple to unpack, no body to wrap)
             response = rv
+        elif kind is GeneratorType:  # PERF: a streaming view's result, without the checks it is none of
+            response = self.response_class(rv, content_type=HTML)
         else:
             body, status, headers = _unpack(rv)
             response = self._body_response(body)
@@ -698,7 +698,7 @@ class App(Scaffold):
             body = self._standard_pages[cls] = exc.get_body(environ).encode()
         extra = [(name, value) for name, value in headers if name != "Content-Type"]  # checked above
         if exc.code in HTTP_STATUS_CODES and len(extra) + 1 == len(headers):
-            return self.response_class.of(body, HTML, exc.code, extra)
+            return checked_response(self.response_class, body, HTML, exc.code, extra)
         return self.response_class(body, exc.code, headers)
 
     # ------------------------------------------------------------ sessions, static files, tools

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from .ctx import OUTSIDE_REQUEST, context_var, current_context
 from .http import is_uri, quote_unsafe_in_url
-from .wrappers import HTML, Response
+from .wrappers import HTML, Response, checked_response
 
 __all__ = [
     "abort",
@@ -63,7 +63,7 @@ def redirect(location: str, code: int = 302) -> Response:
     shown = escape(location)
     body = f"{page[0]}{shown}{page[1]}{shown}{page[2]}".encode()
     if is_uri(location):  # sent as it is, and passes the header check: made as a checked header
-        return Response.of(body, HTML, code, [("Location", location)])
+        return checked_response(Response, body, HTML, code, [("Location", location)])
     response = Response.of(body, HTML, code)
     response.headers["Location"] = location  # checked before sending, as any header set later
     return response

@@ -875,22 +875,18 @@ class Response(_WerkzeugResponse):
         becomes the logged 500, for a pair that must not be sent). PERF: what ``make_response``
         and the built-in error pages build, skipping ``__init__``'s checks.
         """
+        if headers:
+            problem = header_problem(None, headers)
+            if problem is not None:
+                raise refused(problem)
+            return checked_response(cls, body, content_type, status, headers)
         if not cls.automatically_set_content_length:  # a subclass that sends no Content-Length of its own
-            return cls(body, status, headers, content_type=content_type)
+            return cls(body, status, content_type=content_type)
         response = cls.__new__(cls)
         listed = [body]
         init_response(response, listed, _STATUS_LINES[status], status)
-        if headers:
-            problem = header_problem(None, headers)  # kept as checked pairs below: never checked again
-            if problem is not None:
-                raise refused(problem)
-            response._plain = None
-            response._headers = headers_of(
-                [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers], headers
-            )
-        else:
-            response._headers = None
-            response._plain = (content_type, str(len(body)), listed)
+        response._headers = None
+        response._plain = (content_type, str(len(body)), listed)
         return response
 
     @property
@@ -1037,3 +1033,20 @@ def is_streamed(response: _WerkzeugResponse) -> bool:
 
 
 _WERKZEUG_IS_STREAMED = _WerkzeugResponse.is_streamed
+
+
+def checked_response(
+    cls: type[Response], body: bytes, content_type: str, status: int, headers: list[tuple[str, str]]
+) -> Response:
+    """:meth:`Response.of` with ``headers`` that microweb checked already (an error page's, a redirect's Location).
+
+    They are kept as checked pairs: neither the check before sending nor the send reads them again.
+    """
+    if not cls.automatically_set_content_length:  # a subclass that sends no Content-Length of its own
+        return cls(body, status, headers, content_type=content_type)
+    response = cls.__new__(cls)
+    init_response(response, [body], _STATUS_LINES[status], status)
+    response._plain = None
+    pairs = [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers]
+    response._headers = headers_of(pairs, headers)
+    return response
