@@ -11,10 +11,10 @@ import functools
 import inspect
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from inspect import GEN_CREATED, getgeneratorstate
 from io import BytesIO
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -428,21 +428,22 @@ def read_stream(length: int) -> BodyStream:
 
 #: A part's Content-Disposition of the usual shape, ``form-data; name="a"; filename="b"``: ASCII
 #: token parameter names (no RFC 2231 ``*``), quoted values with no quote, backslash, ``%`` or ``;``.
-_PLAIN_DISPOSITION = re.compile(r'[\w.+/-]+(?:; ?[\w.-]+="[^"\\%;]*")+', re.ASCII).fullmatch
-_DISPOSITION_PARAMETERS = re.compile(r';[ ]?([\w.-]+)="([^"\\%;]*)"', re.ASCII).findall
+_PLAIN_DISPOSITION = r'[\w.+/-]+(?:; ?[\w.-]+="[^"\\%;]*")+'
+_DISPOSITION_PARAMETERS = r';[ ]?([\w.-]+)="([^"\\%;]*)"'
 #: A part's header block of the usual shape: ``Name: value`` lines of visible ASCII split by CRLF,
 #: a value without blanks at either end. Every Werkzeug 3.1 reads it as the split below does.
 _HEADER_LINE = rb"[!-9;-~]+: ?(?:[!-~](?:[ -~]*[!-~])?)?"
-_PLAIN_HEADERS = re.compile(rb"%s(?:\r\n%s)*" % (_HEADER_LINE, _HEADER_LINE)).fullmatch
-_HEADER_PAIRS = re.compile(r"([!-9;-~]+): ?((?:[!-~](?:[ -~]*[!-~])?)?)(?:\r\n|\Z)").findall
+_PLAIN_HEADERS = rb"%s(?:\r\n%s)*" % (_HEADER_LINE, _HEADER_LINE)
+_HEADER_PAIRS = r"([!-9;-~]+): ?((?:[!-~](?:[ -~]*[!-~])?)?)(?:\r\n|\Z)"
 
 
 def disposition_options(value: str) -> tuple[str, dict[str, str]]:
     """``parse_options_header(value)``, split directly when ``value`` has the usual shape."""
-    if _PLAIN_DISPOSITION(value) is None:
+    patterns = _patterns()
+    if patterns.plain_disposition(value) is None:
         return parse_options_header(value)
     end = value.index(";")
-    return value[:end], {key.lower(): text for key, text in _DISPOSITION_PARAMETERS(value, end)}
+    return value[:end], {key.lower(): text for key, text in patterns.disposition_parameters(value, end)}
 
 
 def _source_digest(module: Any) -> str | None:
@@ -458,7 +459,27 @@ def _source_digest(module: Any) -> str | None:
 
 #: What follows ``--`` + boundary in Werkzeug's ``preamble_re`` and ``boundary_re``: their group 1.
 _TAIL = rb"(--[^\S\n\r]*%s?|[^\S\n\r]*%s)" % (LINE_BREAK, LINE_BREAK)
-_BOUNDARY_TAIL = re.compile(_TAIL, re.MULTILINE).match
+
+
+class _Patterns(NamedTuple):
+    plain_disposition: Callable[[str], re.Match[str] | None]
+    disposition_parameters: Callable[[str, int], list[Any]]
+    plain_headers: Callable[[bytes | bytearray], re.Match[bytes] | None]
+    header_pairs: Callable[[str], list[Any]]
+    boundary_tail: Callable[[bytes | bytearray, int], re.Match[bytes] | None]
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    """The multipart shortcuts' patterns, compiled at the first multipart body: not at import, which every
+    CGI request (a fresh process) pays, multipart or not."""
+    return _Patterns(
+        re.compile(_PLAIN_DISPOSITION, re.ASCII).fullmatch,
+        re.compile(_DISPOSITION_PARAMETERS, re.ASCII).findall,
+        re.compile(_PLAIN_HEADERS).fullmatch,
+        re.compile(_HEADER_PAIRS).findall,
+        re.compile(_TAIL, re.MULTILINE).match,
+    )
 
 
 #: How many occurrences of ``--`` + boundary that begin no boundary one body may have before the
@@ -493,7 +514,7 @@ class _BoundarySearch:
     instructions; with the boundary seen before, ``re.escape`` alone is 50,000. And its
     ``search`` tries the pattern at every byte of a file part (its first byte, a line
     break, is in most binary data). Here: every match is a line break of one or two bytes
-    (optional in the preamble), ``--`` and the boundary, and a tail (``_BOUNDARY_TAIL``).
+    (optional in the preamble), ``--`` and the boundary, and a tail (``_TAIL``).
     So it starts at most two bytes before an occurrence of ``--`` + boundary (found by
     ``bytes.find``); those positions, tried in order as the regex tries its alternatives
     there, give the leftmost match, which the pattern's ``search`` gives (it has no
@@ -554,7 +575,7 @@ class _BoundarySearch:
         marker = self.marker
         if not data.startswith(marker, at):
             return None
-        return _BOUNDARY_TAIL(data, at + len(marker))
+        return _patterns().boundary_tail(data, at + len(marker))
 
     def __getattr__(self, name: str) -> Any:
         # Anything else a decoder asks of its pattern: Werkzeug's own (never asked by Werkzeug 3.1).
@@ -657,8 +678,9 @@ class BoundaryDecoder(MultipartDecoder):
         return event
 
     def _headers(self, block: bytearray) -> Headers:
-        if _PLAIN_HEADERS(block) is None:
+        patterns = _patterns()
+        if patterns.plain_headers(block) is None:
             return self._parse_headers(block)
         headers = Headers()
-        headers._list = _HEADER_PAIRS(block.decode("ascii"))  # what Headers(pairs) holds, less its checks per pair
+        headers._list = patterns.header_pairs(block.decode("ascii"))  # what Headers(pairs) holds, less its checks
         return headers
