@@ -1042,6 +1042,8 @@ def checked_response(
 
     They are kept as checked pairs: neither the check before sending nor the send reads them again.
     """
+    if not headers:  # the plain response: its two headers only
+        return cls.of(body, content_type, status)
     if not cls.automatically_set_content_length:  # a subclass that sends no Content-Length of its own
         return cls(body, status, headers, content_type=content_type)
     response = cls.__new__(cls)
