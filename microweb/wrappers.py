@@ -351,6 +351,9 @@ def _plain_cookie_lists(header: str) -> dict[str, list[str]] | None:
     return lists
 
 
+#: What ``parse_options_header`` strips from a value: spaces and tabs in Werkzeug 3.1.9, all
+#: whitespace before (``str.strip()``, so a newline too).
+_OPTIONS_BLANKS: str | None = " \t" if parse_options_header("a\n")[0] == "a\n" else None
 _COOKIE_PARTS = re.compile(r"(?:^|;)[ \t]*([^;= \t]+)[ \t]*(?:=[ \t]*([^; \t]*)[ \t]*)?(?=;|\Z)").findall
 #: Whether Werkzeug's ``parse_cookie`` skips a part with blanks inside, as the split above does: from
 #: Werkzeug 3.1.9 on. Before it kept such parts (stripped by ``str.strip``), so it reads every header there.
@@ -573,7 +576,7 @@ class Request(_WerkzeugRequest):
         """The body's mimetype, lower case, without parameters (``application/x-www-form-urlencoded``)."""
         value = self.environ.get("CONTENT_TYPE") or ""
         if ";" not in value:  # PERF: no parameters: what parse_options_header gives for it, without its frames
-            return value.strip(" \t").lower()
+            return value.strip(_OPTIONS_BLANKS).lower()
         return self._content_type_parts[0].lower()
 
     @cached_property
