@@ -34,6 +34,8 @@ def _attribute_reader(attribute: str, message: str) -> Callable[[Any, str], Any]
     target = attrgetter(attribute)
     get = context_var.get
 
+    is_request = attribute == "request"
+
     def read(self: Any, name: str) -> Any:
         if name[0] == "_":
             return _object_getattribute(self, name)
@@ -41,21 +43,14 @@ def _attribute_reader(attribute: str, message: str) -> Callable[[Any, str], Any]
             ctx = get()
         except LookupError:
             raise RuntimeError(message) from None
+        if is_request:
+            req = ctx._request
+            if req is None or type(ctx) is not RequestContext:  # not built yet, or a subclass's own property
+                req = ctx.request
+            return getattr(req, name)
         return getattr(target(ctx), name)
 
-    def read_request(self: Any, name: str) -> Any:
-        if name[0] == "_":
-            return _object_getattribute(self, name)
-        try:
-            ctx = get()
-        except LookupError:
-            raise RuntimeError(message) from None
-        req = ctx._request
-        if req is None or type(ctx) is not RequestContext:  # not built yet, or a subclass's own property
-            req = ctx.request
-        return getattr(req, name)
-
-    return read_request if attribute == "request" else read
+    return read
 
 
 def _proxy(attribute: str) -> Any:
